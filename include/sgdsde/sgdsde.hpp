@@ -1,0 +1,6 @@
+// sgdsde/sgdsde.hpp — umbrella header: includes every area of the library.
+#pragma once
+
+#include "sgdsde/core/error.hpp"
+#include "sgdsde/core/random.hpp"
+#include "sgdsde/core/scalar.hpp"
