@@ -23,6 +23,13 @@
 
 #include "sgdsde/core/error.hpp"
 
+// With AVX-512 (F + DQ) the uniform and normal fills use explicit 512-bit code (same sequence);
+// define SGDSDE_RANDOM_NO_SIMD to force the portable loops (used to cross-check the two).
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && !defined(SGDSDE_RANDOM_NO_SIMD)
+#define SGDSDE_RANDOM_AVX512 1
+#include <immintrin.h>
+#endif
+
 namespace sgdsde {
 
 using Philox4x32Counter = std::array<std::uint32_t, 4>;
@@ -51,8 +58,9 @@ inline Philox4x32Counter philox4x32(Philox4x32Counter c, Philox4x32Key k) {
 
 namespace detail {
 
-/// Blocks per chunk of the bulk generator: 16 blocks = 64 words, enough lanes for AVX-512.
-constexpr int chunk_blocks = 16;
+/// Blocks per chunk of the bulk generator: two independent groups of 16 blocks (one AVX-512
+/// register per word and group), so the multiply latency of one group hides behind the other.
+constexpr int chunk_blocks = 32;
 
 /// Philox4x32-10 on `chunk_blocks` consecutive counters in structure-of-arrays form, written as
 /// plain loops over lanes so the compiler vectorises them (32×32→64 products become vpmuludq).
@@ -69,14 +77,14 @@ inline void philox_chunk(std::uint64_t first_block, std::uint32_t id_lo, std::ui
   std::uint32_t k0 = key[0], k1 = key[1];
   for (int r = 0; r < 10; ++r) {
     for (int i = 0; i < chunk_blocks; ++i) {
-      const std::uint64_t p0 = std::uint64_t(philox_m0) * c0[i];
-      const std::uint64_t p1 = std::uint64_t(philox_m1) * c2[i];
-      const std::uint32_t n0 = std::uint32_t(p1 >> 32) ^ c1[i] ^ k0;
-      const std::uint32_t n2 = std::uint32_t(p0 >> 32) ^ c3[i] ^ k1;
-      c1[i] = std::uint32_t(p1);
-      c3[i] = std::uint32_t(p0);
-      c0[i] = n0;
-      c2[i] = n2;
+      // high words by a widening product, low words by a 32-bit product (vectorises to vpmulld)
+      const std::uint32_t hi0 = std::uint32_t((std::uint64_t(c0[i]) * philox_m0) >> 32);
+      const std::uint32_t hi1 = std::uint32_t((std::uint64_t(c2[i]) * philox_m1) >> 32);
+      const std::uint32_t lo0 = c0[i] * philox_m0, lo1 = c2[i] * philox_m1;
+      c0[i] = hi1 ^ c1[i] ^ k0;
+      c2[i] = hi0 ^ c3[i] ^ k1;
+      c1[i] = lo1;
+      c3[i] = lo0;
     }
     k0 += philox_w0;
     k1 += philox_w1;
@@ -95,7 +103,9 @@ template <int N>
 inline LaneArray<float, N> uniform_from_words(const std::uint32_t* w) {
   LaneArray<float, N> u;
   for (int i = 0; i < N; ++i) u[i] = float(w[i] >> 8);
-  return (u + 0.5f) * 0x1p-24f;
+  // (w >> 8) + ½ needs 25 bits once w >> 8 ≥ 2²³, so the float sum rounds; the clamp keeps the
+  // top value (2²⁴ − ½)·2⁻²⁴, which would round to 1, at the largest float below 1.
+  return ((u + 0.5f) * 0x1p-24f).min(0x1.fffffep-1f);
 }
 
 /// u ∈ (0,1) from two words (double) — 53 significant bits, never 0 or 1.
@@ -104,7 +114,7 @@ inline LaneArray<double, N> uniform_from_words(const std::uint32_t* hi, const st
   LaneArray<double, N> u;
   for (int i = 0; i < N; ++i)
     u[i] = double((std::uint64_t(hi[i]) << 21) | (std::uint64_t(lo[i]) >> 11));
-  return (u + 0.5) * 0x1p-53;
+  return ((u + 0.5) * 0x1p-53).min(0x1.fffffffffffffp-1);  // same rounding remark as for float
 }
 
 /// cos(2πu), sin(2πu) for u ∈ [0,1] by quarter-period reduction and Taylor polynomials on
@@ -206,6 +216,228 @@ inline void chunk_values(std::uint64_t first_block, std::uint32_t id_lo, std::ui
   }
 }
 
+#if defined(SGDSDE_RANDOM_AVX512)
+/// The chunk computation of `chunk_values` written with AVX-512 intrinsics, for the uniform and
+/// normal distributions (same values; only the rounding of the polynomial evaluation may differ in
+/// the last bit, as FMAs are used). Lane l of group g holds block 16g + 4(l mod 4) + l/4: with
+/// that order the final 32- and 64-bit unpacks put every value at its place in memory.
+namespace avx512 {
+
+constexpr int groups = chunk_blocks / 16;
+
+struct Words {
+  __m512i w0, w1, w2, w3;
+};
+
+inline void philox_chunk(std::uint64_t first_block, std::uint32_t id_lo, std::uint32_t id_hi,
+                         Philox4x32Key key, Words (&out)[groups]) {
+  const __m512i lane_block = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512i c0[groups], c1[groups], c2[groups], c3[groups];
+  for (int g = 0; g < groups; ++g) {
+    const std::uint64_t b = first_block + 16u * std::uint64_t(g);
+    const __m512i lo = _mm512_set1_epi32(int(std::uint32_t(b)));
+    const __m512i hi = _mm512_set1_epi32(int(std::uint32_t(b >> 32)));
+    c0[g] = _mm512_add_epi32(lo, lane_block);
+    const __mmask16 carry = _mm512_cmplt_epu32_mask(c0[g], lo);  // the low word wrapped around
+    c1[g] = _mm512_mask_add_epi32(hi, carry, hi, _mm512_set1_epi32(1));
+    c2[g] = _mm512_set1_epi32(int(id_lo));
+    c3[g] = _mm512_set1_epi32(int(id_hi));
+  }
+  const __m512i m0 = _mm512_set1_epi32(int(philox_m0)), m1 = _mm512_set1_epi32(int(philox_m1));
+  std::uint32_t k0 = key[0], k1 = key[1];
+  for (int r = 0; r < 10; ++r) {
+    const __m512i kk0 = _mm512_set1_epi32(int(k0)), kk1 = _mm512_set1_epi32(int(k1));
+    for (int g = 0; g < groups; ++g) {
+      // 32×32→64-bit products of the even and of the odd lanes, split into high and low words.
+      const __m512i e0 = _mm512_mul_epu32(c0[g], m0);
+      const __m512i o0 = _mm512_mul_epu32(_mm512_srli_epi64(c0[g], 32), m0);
+      const __m512i e1 = _mm512_mul_epu32(c2[g], m1);
+      const __m512i o1 = _mm512_mul_epu32(_mm512_srli_epi64(c2[g], 32), m1);
+      const __m512i hi0 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e0, 32), o0);
+      const __m512i hi1 = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(e1, 32), o1);
+      const __m512i lo1 = _mm512_mullo_epi32(c2[g], m1), lo0 = _mm512_mullo_epi32(c0[g], m0);
+      c0[g] = _mm512_ternarylogic_epi32(hi1, c1[g], kk0, 0x96);  // 0x96: a ^ b ^ c
+      c2[g] = _mm512_ternarylogic_epi32(hi0, c3[g], kk1, 0x96);
+      c1[g] = lo1;
+      c3[g] = lo0;
+    }
+    k0 += philox_w0;
+    k1 += philox_w1;
+  }
+  for (int g = 0; g < groups; ++g) out[g] = {c0[g], c1[g], c2[g], c3[g]};
+}
+
+inline __m512 uniform_ps(__m512i w) {
+  const __m512 x = _mm512_cvtepi32_ps(_mm512_srli_epi32(w, 8));
+  const __m512 u = _mm512_mul_ps(_mm512_add_ps(x, _mm512_set1_ps(0.5f)), _mm512_set1_ps(0x1p-24f));
+  return _mm512_min_ps(u, _mm512_set1_ps(0x1.fffffep-1f));
+}
+
+/// Double uniforms of the lanes whose 64-bit slot is (hi << 32 | lo) after an unpack.
+inline __m512d uniform_pd(__m512i hi_lo) {
+  const __m512d x = _mm512_cvtepi64_pd(_mm512_srli_epi64(hi_lo, 11));
+  const __m512d u = _mm512_mul_pd(_mm512_add_pd(x, _mm512_set1_pd(0.5)), _mm512_set1_pd(0x1p-53));
+  return _mm512_min_pd(u, _mm512_set1_pd(0x1.fffffffffffffp-1));
+}
+
+inline __m512 radius(__m512 u) {
+  return _mm512_sqrt_ps(_mm512_mul_ps(_mm512_set1_ps(-2.0f), Eigen::internal::plog(u)));
+}
+/// ln u for normal positive finite u (here u ∈ (0, 1)), < 1 ulp: u = 2^k (1 + f) with
+/// √½ < 1 + f < √2, s = f/(2 + f), ln(1 + f) = 2 atanh s = f − ½f² + s(½f² + R(s²)), R the
+/// minimax polynomial of fdlibm's e_log.c (Lg1..Lg7) and ln 2 split into hi + lo parts.
+/// No handling of 0, negatives, inf, NaN or subnormals, which is why it is cheaper than plog.
+inline __m512d log_positive(__m512d u) {
+  __m512d m = _mm512_getmant_pd(u, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);  // [1, 2)
+  __m512d k = _mm512_getexp_pd(u);                                             // floor(log2 u)
+  const __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(1.4142135623730951), _CMP_GT_OQ);
+  m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
+  k = _mm512_mask_add_pd(k, big, k, _mm512_set1_pd(1.0));
+  const __m512d f = _mm512_sub_pd(m, _mm512_set1_pd(1.0));
+  const __m512d s = _mm512_div_pd(f, _mm512_add_pd(f, _mm512_set1_pd(2.0)));
+  const __m512d z = _mm512_mul_pd(s, s), w = _mm512_mul_pd(z, z);
+  const auto c = [](double x) { return _mm512_set1_pd(x); };
+  const __m512d t1 = _mm512_mul_pd(
+      w, _mm512_fmadd_pd(w, _mm512_fmadd_pd(w, c(1.531383769920937332e-01), c(2.222219843214978396e-01)),
+                         c(3.999999999940941908e-01)));
+  const __m512d t2 = _mm512_mul_pd(
+      z, _mm512_fmadd_pd(
+             w,
+             _mm512_fmadd_pd(w, _mm512_fmadd_pd(w, c(1.479819860511658591e-01), c(1.818357216161805012e-01)),
+                             c(2.857142874366239149e-01)),
+             c(6.666666666666735130e-01)));
+  const __m512d r = _mm512_add_pd(t2, t1);
+  const __m512d hfsq = _mm512_mul_pd(c(0.5), _mm512_mul_pd(f, f));
+  // k·ln2_hi − ((hfsq − (s(hfsq + R) + k·ln2_lo)) − f)
+  const __m512d inner = _mm512_fmadd_pd(s, _mm512_add_pd(hfsq, r), _mm512_mul_pd(k, c(1.90821492927058770002e-10)));
+  return _mm512_fmsub_pd(k, c(6.93147180369123816490e-01), _mm512_sub_pd(_mm512_sub_pd(hfsq, inner), f));
+}
+
+inline __m512d radius(__m512d u) {
+  return _mm512_sqrt_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), log_positive(u)));
+}
+
+/// cos 2πu and sin 2πu, the same reduction and Taylor polynomials as detail::cos_sin_2pi.
+inline void cos_sin_2pi(__m512 u, __m512& c, __m512& s) {
+  const __m512 sign_bit = _mm512_castsi512_ps(_mm512_set1_epi32(int(0x80000000u)));
+  const __m512 x = _mm512_sub_ps(u, _mm512_set1_ps(0.5f));
+  const __m512 ax = _mm512_andnot_ps(sign_bit, x);
+  const __mmask16 far = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.25f), _CMP_GT_OQ);
+  const __m512 half_signed = _mm512_or_ps(_mm512_and_ps(sign_bit, x), _mm512_set1_ps(0.5f));
+  const __m512 y = _mm512_mask_blend_ps(far, x, _mm512_sub_ps(half_signed, x));
+  const __m512 t = _mm512_mul_ps(_mm512_set1_ps(float(2 * 3.141592653589793238462643383279502884L)), y);
+  const __m512 t2 = _mm512_mul_ps(t, t);
+  __m512 ps = _mm512_set1_ps(float(-1.0 / 39916800.0));
+  __m512 pc = _mm512_set1_ps(float(1.0 / 479001600.0));
+  for (float a : {1.0f / 362880.0f, -1.0f / 5040.0f, 1.0f / 120.0f, -1.0f / 6.0f, 1.0f})
+    ps = _mm512_fmadd_ps(ps, t2, _mm512_set1_ps(a));
+  for (float a : {-1.0f / 3628800.0f, 1.0f / 40320.0f, -1.0f / 720.0f, 1.0f / 24.0f, -1.0f / 2.0f, 1.0f})
+    pc = _mm512_fmadd_ps(pc, t2, _mm512_set1_ps(a));
+  s = _mm512_xor_ps(sign_bit, _mm512_mul_ps(t, ps));
+  c = _mm512_mask_blend_ps(far, _mm512_xor_ps(sign_bit, pc), pc);
+}
+
+inline void cos_sin_2pi(__m512d u, __m512d& c, __m512d& s) {
+  const __m512d sign_bit = _mm512_castsi512_pd(_mm512_set1_epi64(std::int64_t(0x8000000000000000ull)));
+  const __m512d x = _mm512_sub_pd(u, _mm512_set1_pd(0.5));
+  const __m512d ax = _mm512_andnot_pd(sign_bit, x);
+  const __mmask8 far = _mm512_cmp_pd_mask(ax, _mm512_set1_pd(0.25), _CMP_GT_OQ);
+  const __m512d half_signed = _mm512_or_pd(_mm512_and_pd(sign_bit, x), _mm512_set1_pd(0.5));
+  const __m512d y = _mm512_mask_blend_pd(far, x, _mm512_sub_pd(half_signed, x));
+  const __m512d t = _mm512_mul_pd(_mm512_set1_pd(double(2 * 3.141592653589793238462643383279502884L)), y);
+  const __m512d t2 = _mm512_mul_pd(t, t);
+  __m512d ps = _mm512_set1_pd(1.0 / 51090942171709440000.0);  // 1/21!
+  __m512d pc = _mm512_set1_pd(1.0 / 2432902008176640000.0);   // 1/20!
+  for (double a : {-1.0 / 121645100408832000.0, 1.0 / 355687428096000.0, -1.0 / 1307674368000.0,
+                   1.0 / 6227020800.0, -1.0 / 39916800.0, 1.0 / 362880.0, -1.0 / 5040.0, 1.0 / 120.0,
+                   -1.0 / 6.0, 1.0})
+    ps = _mm512_fmadd_pd(ps, t2, _mm512_set1_pd(a));
+  for (double a : {-1.0 / 6402373705728000.0, 1.0 / 20922789888000.0, -1.0 / 87178291200.0,
+                   1.0 / 479001600.0, -1.0 / 3628800.0, 1.0 / 40320.0, -1.0 / 720.0, 1.0 / 24.0,
+                   -1.0 / 2.0, 1.0})
+    pc = _mm512_fmadd_pd(pc, t2, _mm512_set1_pd(a));
+  s = _mm512_xor_pd(sign_bit, _mm512_mul_pd(t, ps));
+  c = _mm512_mask_blend_pd(far, _mm512_xor_pd(sign_bit, pc), pc);
+}
+
+/// Writes the 4 values of each of the group's 16 blocks (a, b, c, d = words 0..3) in block order.
+inline void store_blocks(float* out, __m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512d ab_lo = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
+  const __m512d ab_hi = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
+  const __m512d cd_lo = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
+  const __m512d cd_hi = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
+  _mm512_storeu_ps(out, _mm512_castpd_ps(_mm512_unpacklo_pd(ab_lo, cd_lo)));
+  _mm512_storeu_ps(out + 16, _mm512_castpd_ps(_mm512_unpackhi_pd(ab_lo, cd_lo)));
+  _mm512_storeu_ps(out + 32, _mm512_castpd_ps(_mm512_unpacklo_pd(ab_hi, cd_hi)));
+  _mm512_storeu_ps(out + 48, _mm512_castpd_ps(_mm512_unpackhi_pd(ab_hi, cd_hi)));
+}
+
+/// Writes the 2 values of each block (a, b) in block order; *_lo hold the lanes l mod 4 ∈ {0, 1}
+/// and *_hi the lanes l mod 4 ∈ {2, 3} (as produced by the 32-bit unpacks in `chunk_values`).
+inline void store_blocks(double* out, __m512d a_lo, __m512d b_lo, __m512d a_hi, __m512d b_hi) {
+  _mm512_storeu_pd(out, _mm512_unpacklo_pd(a_lo, b_lo));
+  _mm512_storeu_pd(out + 8, _mm512_unpackhi_pd(a_lo, b_lo));
+  _mm512_storeu_pd(out + 16, _mm512_unpacklo_pd(a_hi, b_hi));
+  _mm512_storeu_pd(out + 24, _mm512_unpackhi_pd(a_hi, b_hi));
+}
+
+template <class Scalar, Distribution D>
+inline void chunk_values(std::uint64_t first_block, std::uint32_t id_lo, std::uint32_t id_hi,
+                         Philox4x32Key key, Scalar* out) {
+  static_assert(D != Distribution::rademacher, "Rademacher values use the portable path");
+  Words w[groups];
+  philox_chunk(first_block, id_lo, id_hi, key, w);
+  for (int g = 0; g < groups; ++g) {
+    if constexpr (std::is_same_v<Scalar, float>) {
+      const __m512 u0 = uniform_ps(w[g].w0), u1 = uniform_ps(w[g].w1);
+      const __m512 u2 = uniform_ps(w[g].w2), u3 = uniform_ps(w[g].w3);
+      if constexpr (D == Distribution::uniform) {
+        store_blocks(out + 64 * g, u0, u1, u2, u3);
+      } else {
+        const __m512 ra = radius(u0), rb = radius(u2);
+        __m512 ca, sa, cb, sb;
+        cos_sin_2pi(u1, ca, sa);
+        cos_sin_2pi(u3, cb, sb);
+        store_blocks(out + 64 * g, _mm512_mul_ps(ra, ca), _mm512_mul_ps(ra, sa), _mm512_mul_ps(rb, cb),
+                     _mm512_mul_ps(rb, sb));
+      }
+    } else {
+      static_assert(std::is_same_v<Scalar, double>, "random streams fill float or double");
+      // unpack(w1, w0) puts w0 in the high and w1 in the low half of each 64-bit slot.
+      const __m512d u1_lo = uniform_pd(_mm512_unpacklo_epi32(w[g].w1, w[g].w0));
+      const __m512d u1_hi = uniform_pd(_mm512_unpackhi_epi32(w[g].w1, w[g].w0));
+      const __m512d u2_lo = uniform_pd(_mm512_unpacklo_epi32(w[g].w3, w[g].w2));
+      const __m512d u2_hi = uniform_pd(_mm512_unpackhi_epi32(w[g].w3, w[g].w2));
+      if constexpr (D == Distribution::uniform) {
+        store_blocks(out + 32 * g, u1_lo, u2_lo, u1_hi, u2_hi);
+      } else {
+        const __m512d r_lo = radius(u1_lo), r_hi = radius(u1_hi);
+        __m512d c_lo, s_lo, c_hi, s_hi;
+        cos_sin_2pi(u2_lo, c_lo, s_lo);
+        cos_sin_2pi(u2_hi, c_hi, s_hi);
+        store_blocks(out + 32 * g, _mm512_mul_pd(r_lo, c_lo), _mm512_mul_pd(r_lo, s_lo),
+                     _mm512_mul_pd(r_hi, c_hi), _mm512_mul_pd(r_hi, s_hi));
+      }
+    }
+  }
+}
+
+}  // namespace avx512
+#endif
+
+/// Chunk values by the fastest path available for (Scalar, D).
+template <class Scalar, Distribution D>
+inline void chunk_values_fast(std::uint64_t first_block, std::uint32_t id_lo, std::uint32_t id_hi,
+                              Philox4x32Key key, Scalar* out) {
+#if defined(SGDSDE_RANDOM_AVX512)
+  if constexpr (D != Distribution::rademacher) {
+    avx512::chunk_values<Scalar, D>(first_block, id_lo, id_hi, key, out);
+    return;
+  }
+#endif
+  chunk_values<Scalar, D>(first_block, id_lo, id_hi, key, out);
+}
+
 /// Values [first, first + n) of distribution D into contiguous memory.
 template <class Scalar, Distribution D>
 inline void fill_values(std::uint64_t first, std::size_t n, std::uint32_t id_lo, std::uint32_t id_hi,
@@ -219,9 +451,9 @@ inline void fill_values(std::uint64_t first, std::size_t n, std::uint32_t id_lo,
     const std::uint64_t chunk_first = (v / per_chunk) * per_chunk;
     const std::uint64_t take_end = std::min(end, chunk_first + per_chunk);
     if (v == chunk_first && take_end == chunk_first + per_chunk) {
-      chunk_values<Scalar, D>(chunk_first / k, id_lo, id_hi, key, out);  // whole chunk: in place
+      chunk_values_fast<Scalar, D>(chunk_first / k, id_lo, id_hi, key, out);  // whole chunk: in place
     } else {
-      chunk_values<Scalar, D>(chunk_first / k, id_lo, id_hi, key, buffer);
+      chunk_values_fast<Scalar, D>(chunk_first / k, id_lo, id_hi, key, buffer);
       std::memcpy(out, buffer + (v - chunk_first), sizeof(Scalar) * (take_end - v));
     }
     out += take_end - v;

@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""Peer of bench/core.bench.cpp: standard normals into a preallocated array with numpy and PyTorch.
+
+Prints one line per measurement, "<key> <nanoseconds per sample>", for bench/run.py. The plain key
+(normal_f64, normal_f32) carries the faster peer; suffixed keys (_numpy, _torch) carry each one.
+Run single-threaded (bench/run.py sets OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1).
+"""
+import sys
+import time
+import timeit
+
+import numpy as np
+
+N = 1_000_000
+
+
+def best_ns_per_item(fn, items, repeat=7, min_time=0.2):
+    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per item."""
+    fn()  # warm-up (page faults, lazy initialisation)
+    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
+    number = 1
+    while True:
+        t = timer.timeit(number)
+        if t >= min_time:
+            break
+        number *= 2
+    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
+    return best / number / items * 1e9
+
+
+def main():
+    results = {}
+    rng = np.random.default_rng(20260101)
+    out64 = np.empty(N, dtype=np.float64)
+    out32 = np.empty(N, dtype=np.float32)
+    results["normal_f64_numpy"] = best_ns_per_item(lambda: rng.standard_normal(out=out64), N)
+    results["normal_f32_numpy"] = best_ns_per_item(
+        lambda: rng.standard_normal(dtype=np.float32, out=out32), N)
+    results["uniform_f64_numpy"] = best_ns_per_item(lambda: rng.random(out=out64), N)
+    results["uniform_f32_numpy"] = best_ns_per_item(lambda: rng.random(dtype=np.float32, out=out32), N)
+    try:
+        import torch
+        torch.set_num_threads(1)
+        torch.manual_seed(20260101)
+        t64 = torch.empty(N, dtype=torch.float64)
+        t32 = torch.empty(N, dtype=torch.float32)
+        results["normal_f64_torch"] = best_ns_per_item(lambda: t64.normal_(), N)
+        results["normal_f32_torch"] = best_ns_per_item(lambda: t32.normal_(), N)
+        results["uniform_f64_torch"] = best_ns_per_item(lambda: t64.uniform_(), N)
+        results["uniform_f32_torch"] = best_ns_per_item(lambda: t32.uniform_(), N)
+    except ImportError:
+        print("# torch not available", file=sys.stderr)
+    for key in ("normal_f64", "normal_f32", "uniform_f64", "uniform_f32"):
+        peers = [v for k, v in results.items() if k.startswith(key + "_")]
+        results[key] = min(peers)
+    for key, ns in sorted(results.items()):
+        print(f"{key} {ns:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Peer of bench/nn.bench.cpp: one SGD step of a 784-100-100-100-10 ReLU MLP in PyTorch (f32, 1 thread).
+
+Same work as the C++ side: nn.Sequential of Linear/ReLU, mean softmax cross-entropy over a batch of S
+samples with integer labels, backward, torch.optim.SGD step (no momentum). Also the gradient alone and
+a Hessian-vector product (double backward) at S = 128. Prints "<key> <nanoseconds per item>" lines
+(items = steps, gradients or HVPs) for bench/run.py.
+"""
+import time
+import timeit
+
+import torch
+
+WIDTHS = (784, 100, 100, 100, 10)
+BATCHES = (32, 128, 512)
+
+
+def best_ns_per_item(fn, repeat=7, min_time=0.2):
+    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per call."""
+    for _ in range(3):
+        fn()  # warm-up
+    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
+    number = 1
+    while True:
+        t = timer.timeit(number)
+        if t >= min_time:
+            break
+        number *= 2
+    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
+    return best / number * 1e9
+
+
+def make_mlp():
+    layers = []
+    for k in range(len(WIDTHS) - 1):
+        layers.append(torch.nn.Linear(WIDTHS[k], WIDTHS[k + 1]))
+        if k + 2 < len(WIDTHS):
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def main():
+    torch.set_num_threads(1)
+    torch.manual_seed(20260101)
+    results = {}
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for s in BATCHES:
+        model = make_mlp()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+        x = torch.randn(s, WIDTHS[0])
+        y = torch.randint(0, WIDTHS[-1], (s,))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+
+        results[f"mlp_step_s{s}"] = best_ns_per_item(step)
+
+    s = 128
+    model = make_mlp()
+    params = list(model.parameters())
+    x = torch.randn(s, WIDTHS[0])
+    y = torch.randint(0, WIDTHS[-1], (s,))
+    v = [torch.randn_like(p) for p in params]
+
+    def grad():
+        return torch.autograd.grad(loss_fn(model(x), y), params)
+
+    def hvp():
+        g = torch.autograd.grad(loss_fn(model(x), y), params, create_graph=True)
+        dot = sum((gi * vi).sum() for gi, vi in zip(g, v))
+        return torch.autograd.grad(dot, params)
+
+    results[f"mlp_grad_s{s}"] = best_ns_per_item(grad)
+    results[f"mlp_hvp_s{s}"] = best_ns_per_item(hvp)
+    for key, ns in sorted(results.items()):
+        print(f"{key} {ns:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Run the sgdsde benchmarks next to their numpy/scipy/PyTorch peers and print the ratios.
+
+Usage (from the repository root, after building the release preset):
+    python3 bench/run.py [BUILD_DIR] [AREA ...] [--markdown FILE] [--min-time S] [--repetitions N]
+
+BUILD_DIR defaults to build/release; AREA defaults to every bench_<area> found in BUILD_DIR/bench.
+For each area it runs BUILD_DIR/bench/bench_<area> with --benchmark_format=json and the peer
+bench/peers/<area>.py (with /usr/bin/python3, one thread, the machine's pinned OpenBLAS core type
+unset). Convention shared by all benchmarks: every C++ benchmark calls state.SetLabel("<key>") and
+state.SetItemsProcessed(...); a peer prints one line "<key> <nanoseconds per item>" per measurement.
+Both sides are timed in CPU time and the best of several repetitions is kept, so a busy machine
+inflates the figures less. A peer key "<key>_<suffix>" (e.g. normal_f64_torch) is compared with our
+"<key>". Keys without a peer (e.g. GEMM rooflines) are listed as references.
+
+Standard library only.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER_PYTHON = "/usr/bin/python3"
+
+# Targets from DESIGN.md. PEER_TARGETS: (key pattern, minimal speed-up peer/ours), first match wins.
+PEER_TARGETS = [
+    (r"normal_f64_numpy", 5.0),
+    (r"normal_f32_torch", 3.0),
+    (r"em_ou_d1", 20.0),
+    (r"em_ou_d64", 10.0),
+    (r"mlp_step_s32", 3.0),
+    (r"mlp_step_s512", 1.5),
+    (r"(lyap_cont|lyap_disc|expm)_sym_n(200|[3-9]\d\d|1000)", 1.0),  # faster than scipy when symmetric
+    (r"(lyap_cont|lyap_disc|expm)_n(200|[3-9]\d\d|1000)", 1 / 1.5),  # within 1.5x of scipy
+    (r"ntk_analytic_n4096", 5.0),
+]
+# INTERNAL_TARGETS: (key, reference key, maximal ours(key) / ours(reference), what it means).
+INTERNAL_TARGETS = [
+    ("mlp_step_s32", "mlp_gemms_s32", 1.33, "MLP step over its GEMMs"),
+    ("mlp_step_s128", "mlp_gemms_s128", 1.33, "MLP step over its GEMMs"),
+    ("mlp_step_s512", "mlp_gemms_s512", 1.33, "MLP step over its GEMMs"),
+    ("mlp_hvp_s128", "mlp_grad_s128", 3.0, "HVP over gradient"),
+    ("em_ou_d64", "gemm_d64", 1 / 0.6, "EM OU d=64 over its GEMM (>= 60 % of roofline)"),
+]
+# Same environment for every process: glibc keeps freed memory in the heap instead of returning it
+# to the kernel on each free (Eigen's and PyTorch's per-call GEMM buffers otherwise page-fault in
+# again on many calls); see docs/benchmarks.md.
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456"
+
+
+def target_for(key):
+    for pattern, target in PEER_TARGETS:
+        if re.fullmatch(pattern, key):
+            return target
+    return None
+
+
+def peer_env():
+    """Environment of a peer: one thread everywhere, the pinned OpenBLAS kernel unset."""
+    env = dict(os.environ)
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        env.pop(var, None)
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["GLIBC_TUNABLES"] = MALLOC_TUNABLES
+    return env
+
+
+def bench_env():
+    env = dict(os.environ)
+    env["GLIBC_TUNABLES"] = MALLOC_TUNABLES
+    return env
+
+
+def run_ours(exe, min_time, repetitions):
+    """{key: best ns/item} from one Google Benchmark program."""
+    cmd = [str(exe), "--benchmark_format=json", f"--benchmark_min_time={min_time}",
+           f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=false"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=bench_env(), check=False)
+    if proc.returncode != 0:
+        print(f"# {exe.name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", file=sys.stderr)
+        return {}
+    data = json.loads(proc.stdout)
+    best = {}
+    for b in data.get("benchmarks", []):
+        if b.get("run_type", "iteration") != "iteration" or "items_per_second" not in b:
+            continue
+        key = b.get("label") or b["name"]
+        ns = 1e9 / b["items_per_second"]
+        best[key] = min(ns, best.get(key, float("inf")))
+    return best
+
+
+def run_peer(area):
+    """{key: ns/item} printed by bench/peers/<area>.py, or {} without a peer."""
+    script = ROOT / "bench" / "peers" / f"{area}.py"
+    if not script.exists() or not Path(PEER_PYTHON).exists():
+        return {}
+    proc = subprocess.run([PEER_PYTHON, str(script)], capture_output=True, text=True, env=peer_env(),
+                          cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        print(f"# peer {script.name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}",
+              file=sys.stderr)
+    out = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and not line.startswith("#"):
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out
+
+
+def our_key_for(peer_key, ours):
+    """Our key compared with a peer key: itself, or the longest '_'-prefix of it that we measure."""
+    key = peer_key
+    while key:
+        if key in ours:
+            return key
+        if "_" not in key:
+            break
+        key = key.rsplit("_", 1)[0]
+    return None
+
+
+def build_rows(area, ours, peers):
+    rows = []
+    for key in sorted(set(ours) | set(peers)):
+        ref = key if key in ours else our_key_for(key, ours)
+        o = ours.get(ref) if ref else None
+        p = peers.get(key)
+        ratio = p / o if (o and p) else None
+        target = target_for(key)
+        met = None if (target is None or ratio is None) else ratio >= target
+        rows.append(dict(area=area, key=key, ours=o, peer=p, ratio=ratio, target=target, met=met))
+    return rows
+
+
+def fmt_ns(x):
+    if x is None:
+        return "-"
+    return f"{x:.4g}" if x < 1e4 else f"{x:,.0f}"
+
+
+def fmt_row(r):
+    return [r["key"], fmt_ns(r["ours"]), fmt_ns(r["peer"]),
+            "-" if r["ratio"] is None else f"{r['ratio']:.2f}",
+            "-" if r["target"] is None else f">= {r['target']:.2f}",
+            {None: "", True: "yes", False: "NO"}[r["met"]]]
+
+
+def internal_rows(all_ours):
+    rows = []
+    for key, ref, limit, what in INTERNAL_TARGETS:
+        if key in all_ours and ref in all_ours:
+            q = all_ours[key] / all_ours[ref]
+            rows.append([f"{key} / {ref}", what, f"{q:.2f}", f"<= {limit:.2f}", "yes" if q <= limit else "NO"])
+    return rows
+
+
+def print_table(header, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
+    print(line(header))
+    print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
+
+
+def markdown_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine_info(build_dir):
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["CPU"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        info["CPU"] = platform.processor()
+    info["cores"] = str(os.cpu_count())
+    info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    cache = Path(build_dir) / "CMakeCache.txt"
+    compiler, build_type = None, None
+    if cache.exists():
+        text = cache.read_text()
+        m = re.search(r"^CMAKE_CXX_COMPILER:\w+=(.*)$", text, re.M)
+        compiler = m.group(1) if m else None
+        m = re.search(r"^CMAKE_BUILD_TYPE:\w+=(.*)$", text, re.M)
+        build_type = m.group(1) if m else None
+    try:
+        ver = subprocess.run([compiler or "c++", "--version"], capture_output=True, text=True).stdout
+        info["compiler"] = ver.splitlines()[0] + (f" ({build_type}, -O3 -march=native)" if build_type else "")
+    except (OSError, IndexError):
+        info["compiler"] = compiler or "unknown"
+    probe = (
+        "import numpy\n"
+        "print('numpy', numpy.__version__)\n"
+        "try:\n import torch; print('torch', torch.__version__)\nexcept ImportError: print('torch -')\n"
+        "try:\n import scipy; print('scipy', scipy.__version__)\nexcept ImportError: print('scipy -')\n"
+        "try:\n from threadpoolctl import threadpool_info\n"
+        " for i in threadpool_info():\n"
+        "  if i.get('internal_api') == 'openblas':\n"
+        "   print('OpenBLAS', i.get('version'), i.get('architecture'), 'threads=%s' % i.get('num_threads'))\n"
+        "except ImportError: print('OpenBLAS ? (threadpoolctl missing)')\n")
+    try:
+        proc = subprocess.run([PEER_PYTHON, "-c", probe], capture_output=True, text=True, env=peer_env())
+        for line in proc.stdout.splitlines():
+            name, _, value = line.partition(" ")
+            info.setdefault(name, value)
+    except OSError:
+        pass
+    return info
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("build_dir", nargs="?", default="build/release")
+    ap.add_argument("areas", nargs="*", help="areas (default: every bench_<area> in BUILD_DIR/bench)")
+    ap.add_argument("--markdown", metavar="FILE", help="also write the tables and machine info to FILE")
+    ap.add_argument("--min-time", type=float, default=0.3, help="--benchmark_min_time per repetition (s)")
+    ap.add_argument("--repetitions", type=int, default=3, help="repetitions of each C++ benchmark (best kept)")
+    args = ap.parse_args()
+
+    build_dir = Path(args.build_dir)
+    if not build_dir.is_absolute():
+        build_dir = (Path.cwd() / build_dir) if (Path.cwd() / build_dir).exists() else ROOT / build_dir
+    bench_dir = build_dir / "bench"
+    areas = args.areas or sorted(p.name[len("bench_"):] for p in bench_dir.glob("bench_*")
+                                 if p.is_file() and os.access(p, os.X_OK))
+    if not areas:
+        sys.exit(f"no bench_<area> programs in {bench_dir}; build with -DSGDSDE_BUILD_BENCH=ON")
+
+    rows, all_ours = [], {}
+    for area in areas:
+        exe = bench_dir / f"bench_{area}"
+        if not exe.exists():
+            print(f"# {exe} not built; skipping {area}", file=sys.stderr)
+            continue
+        print(f"# running {area} ...", file=sys.stderr, flush=True)
+        ours = run_ours(exe, args.min_time, args.repetitions)
+        peers = run_peer(area)
+        all_ours.update(ours)
+        rows += build_rows(area, ours, peers)
+
+    header = ["key", "ours ns/item", "peer ns/item", "peer/ours", "target", "met?"]
+    body = [fmt_row(r) for r in rows]
+    print_table(header, body)
+    inner = internal_rows(all_ours)
+    inner_header = ["ratio of our own figures", "meaning", "value", "target", "met?"]
+    if inner:
+        print()
+        print_table(inner_header, inner)
+
+    if args.markdown:
+        info = machine_info(build_dir)
+        lines = ["<!-- written by bench/run.py -->", "",
+                 "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), "",
+                 f"Areas: {', '.join(areas)}. ns/item = CPU nanoseconds per item, best of "
+                 f"{args.repetitions} repetitions (ours) / of 7 (peers).", "",
+                 markdown_table(header, body)]
+        if inner:
+            lines += ["", markdown_table(inner_header, inner)]
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
+        print(f"# wrote {args.markdown}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

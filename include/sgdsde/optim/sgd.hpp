@@ -1,0 +1,99 @@
+// sgdsde/optim/sgd.hpp — one SGD update with heavy-ball momentum, L2 weight decay and injected
+// Gaussian parameter noise: the Euler–Maruyama step (dt = one step) of Borovykh et al. (2019) §2.2,
+// dθ = −η ∇L dt + σ η/√M dW, on top of the minibatch gradient of Jastrzębski et al. (2018) eq. 4.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include <Eigen/Core>
+
+#include "sgdsde/core/error.hpp"
+#include "sgdsde/core/random.hpp"
+
+namespace sgdsde {
+
+/// Options of the update (all off by default: plain SGD θ ← θ − η g).
+template <class Scalar>
+struct SgdOptions {
+  Scalar momentum = 0;      ///< μ ∈ [0, 1): heavy ball, v ← μ v + d (PyTorch's convention, no dampening)
+  Scalar weight_decay = 0;  ///< λ ≥ 0: d = g + λ θ, i.e. the gradient of L + (λ/2)‖θ‖²
+  Scalar noise_sigma = 0;   ///< σ ≥ 0 of the injected noise
+  Scalar noise_batch = 1;   ///< M > 0 of the injected noise (σ η/√M per coordinate and step)
+
+  void validate(const char* fn) const {
+    require(momentum >= Scalar(0) && momentum < Scalar(1), fn, "sgd.momentum", momentum, "a value in [0, 1)");
+    require(weight_decay >= Scalar(0) && std::isfinite(double(weight_decay)), fn, "sgd.weight_decay", weight_decay,
+            "a finite value >= 0");
+    require(noise_sigma >= Scalar(0) && std::isfinite(double(noise_sigma)), fn, "sgd.noise_sigma", noise_sigma,
+            "a finite value >= 0");
+    require_positive(fn, "sgd.noise_batch", noise_batch);
+  }
+};
+
+/// The SGD update, with its state (velocity) and workspace preallocated: `step` allocates nothing.
+///
+/// Step k with learning rate η_k and minibatch gradient g_k (mean over the batch, so Cov g = C/S):
+///   d_k     = g_k + λ θ_k
+///   v_k     = μ v_{k−1} + d_k            (v_{−1} = 0; with μ = 0, v_k = d_k)
+///   θ_{k+1} = θ_k − η_k v_k + (σ η_k / √M) ξ_k,   ξ_k ~ N(0, I)
+/// The noise is added to the parameters, not to the velocity. ξ_k is the block of normals
+/// [k·P, (k+1)·P) of `noise_stream` (P = number of parameters), so step k's noise depends on (stream, k)
+/// only. Per step the injected noise has covariance σ²η²/M · I: Borovykh's σ η/√M dW over dt = 1 step.
+template <class Scalar>
+class Sgd {
+ public:
+  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+
+  Sgd(Eigen::Index num_parameters, const SgdOptions<Scalar>& options, RandomStream noise_stream)
+      : options_(options), noise_stream_(noise_stream) {
+    require(num_parameters >= 1, "Sgd", "num_parameters", num_parameters, "an integer >= 1");
+    options.validate("Sgd");
+    velocity_ = Vector::Zero(num_parameters);
+    noise_.resize(options.noise_sigma > Scalar(0) ? num_parameters : 0);
+  }
+
+  const SgdOptions<Scalar>& options() const { return options_; }
+  const Vector& velocity() const { return velocity_; }
+  void reset() { velocity_.setZero(); }
+
+  /// Applies step k in place to θ. Preconditions (checked): sizes match, η > 0 finite.
+  template <class DerivedG>
+  void step(long k, Scalar eta, Eigen::Ref<Vector> theta, const Eigen::MatrixBase<DerivedG>& grad) {
+    step(k, eta, theta, grad, theta);
+  }
+
+  /// Step k from θ_k = `theta` into θ_{k+1} = `next` (which may be `theta` itself). The velocity is
+  /// updated in place either way.
+  template <class DerivedG>
+  void step(long k, Scalar eta, const Eigen::Ref<const Vector>& theta, const Eigen::MatrixBase<DerivedG>& grad,
+            Eigen::Ref<Vector> next) {
+    require_positive("Sgd::step", "eta", eta);
+    require(theta.size() == velocity_.size(), "Sgd::step", "theta.size()", theta.size(), "num_parameters");
+    require(grad.size() == velocity_.size(), "Sgd::step", "grad.size()", grad.size(), "num_parameters");
+    require(next.size() == velocity_.size(), "Sgd::step", "next.size()", next.size(), "num_parameters");
+    const Scalar mu = options_.momentum, lambda = options_.weight_decay;
+    // Every expression below is coefficient-wise, so `next` may alias `theta`.
+    if (mu == Scalar(0)) {
+      if (lambda == Scalar(0)) next = theta - eta * grad;
+      else next = (Scalar(1) - eta * lambda) * theta - eta * grad;
+    } else {
+      if (lambda == Scalar(0)) velocity_ = mu * velocity_ + grad;
+      else velocity_ = mu * velocity_ + grad + lambda * theta;
+      next = theta - eta * velocity_;
+    }
+    if (options_.noise_sigma > Scalar(0)) {
+      using std::sqrt;
+      noise_stream_.normal_at(std::uint64_t(k) * std::uint64_t(noise_.size()), noise_);
+      next += (options_.noise_sigma * eta / sqrt(options_.noise_batch)) * noise_;
+    }
+  }
+
+ private:
+  SgdOptions<Scalar> options_;
+  RandomStream noise_stream_;
+  Vector velocity_;
+  Vector noise_;
+};
+
+}  // namespace sgdsde
