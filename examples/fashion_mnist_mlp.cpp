@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
   options.steps = steps_per_epoch * epochs;
   options.learning_rate = sgdsde::ConstantSchedule<float>(eta);
   options.batch_size = sgdsde::BatchSizeSchedule::constant(batch);
-  options.sampling = sgdsde::Sampling::shuffled_epochs;
+  options.sampling = sgdsde::SamplerKind::shuffled_epochs;
   options.sgd.momentum = momentum;
   options.sgd.weight_decay = weight_decay;
   options.record_every = steps_per_epoch;

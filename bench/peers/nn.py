@@ -3,7 +3,8 @@
 
 Same work as the C++ side: nn.Sequential of Linear/ReLU, mean softmax cross-entropy over a batch of S
 samples with integer labels, backward, torch.optim.SGD step (no momentum). Also the gradient alone and
-a Hessian-vector product (double backward) at S = 128. Prints "<key> <nanoseconds per item>" lines
+a Hessian-vector product (double backward) at S = 128, and the 11 GEMMs of a step alone
+(torch.mm on OpenBLAS: the peer of our Eigen GEMM roofline). Prints "<key> <nanoseconds per item>" lines
 (items = steps, gradients or HVPs) for bench/run.py.
 """
 import time
@@ -57,6 +58,25 @@ def main():
             opt.step()
 
         results[f"mlp_step_s{s}"] = best_ns_per_item(step)
+
+        # The 11 GEMMs of the same step (OpenBLAS through torch.mm), samples as rows here:
+        # forward A_l = Z_l W_lᵀ, weight gradients G_l = D_lᵀ Z_l, back-propagation D_{l-1} = D_l W_l.
+        L = len(WIDTHS) - 1
+        w = [torch.randn(WIDTHS[l + 1], WIDTHS[l]) for l in range(L)]
+        z = [torch.randn(s, WIDTHS[l]) for l in range(L + 1)]
+        d = [torch.randn(s, WIDTHS[l + 1]) for l in range(L)]
+        gw = [torch.empty(WIDTHS[l + 1], WIDTHS[l]) for l in range(L)]
+
+        def gemms():
+            with torch.no_grad():
+                for l in range(L):
+                    torch.mm(z[l], w[l].t(), out=z[l + 1])
+                for l in reversed(range(L)):
+                    torch.mm(d[l].t(), z[l], out=gw[l])
+                    if l > 0:
+                        torch.mm(d[l], w[l], out=d[l - 1])
+
+        results[f"mlp_gemms_s{s}"] = best_ns_per_item(gemms)
 
     s = 128
     model = make_mlp()

@@ -91,13 +91,20 @@ TEST_CASE("dual math functions have the tangents of their derivatives") {
   }
 }
 
+namespace sgdsde {
+// Inside namespace sgdsde, a bare exp(double) still means the C library's exp: the Dual overloads
+// live in sgdsde::ad and do not hide it.
+inline double exp_of_double_in_sgdsde(double x) { return exp(x); }
+}  // namespace sgdsde
+
 TEST_CASE("ReLU convention and non-finite detection") {
+  CHECK(sgdsde::exp_of_double_in_sgdsde(1.0) == std::exp(1.0));
   const Dual<double> z(0.0, 1.0);
   const Dual<double> relu = z > 0 ? z : Dual<double>(0);
   CHECK(relu.tangent == 0.0);
-  CHECK(sgdsde::isfinite(Dual<double>(1, 2)));
-  CHECK(!sgdsde::isfinite(Dual<double>(1, std::numeric_limits<double>::infinity())));
-  CHECK(sgdsde::isnan(Dual<double>(std::nan(""), 0)));
+  CHECK(isfinite(Dual<double>(1, 2)));  // found by argument-dependent lookup
+  CHECK(!isfinite(Dual<double>(1, std::numeric_limits<double>::infinity())));
+  CHECK(isnan(Dual<double>(std::nan(""), 0)));
   std::ostringstream os;
   os << Dual<double>(1.5, -2);
   CHECK(os.str() == "1.5 - 2ε");

@@ -46,12 +46,11 @@ MatD random_matrix(Eigen::Index n, std::uint64_t id) {
 }
 
 /// A general matrix with complex eigenvalues (so the Schur form has 2×2 blocks), made
-/// positive-stable by a shift: min Re λ ≥ 0.5.
+/// positive-stable by a shift: |λ(G)| ≤ ‖G‖_∞, so min Re λ ≥ 0.5 after adding (‖G‖_∞ + 0.5) I.
 MatD stable_matrix(Eigen::Index n, std::uint64_t id) {
   MatD g = random_matrix(n, id);
-  Eigen::EigenSolver<MatD> es(g);
-  const double min_re = es.eigenvalues().real().minCoeff();
-  return g + (0.5 - min_re) * MatD::Identity(n, n);
+  const double bound = g.cwiseAbs().rowwise().sum().maxCoeff();
+  return g + (bound + 0.5) * MatD::Identity(n, n);
 }
 
 }  // namespace
@@ -72,7 +71,7 @@ TEST_CASE_TEMPLATE("continuous Lyapunov (Bartels–Stewart) agrees with the Kron
       const double err = (sol.X.template cast<double>() - ref).norm() / ref.norm();
       CHECK(err < tol);
       if (sym) CHECK(sol.X == sol.X.transpose());
-      CHECK(sol.min_real_part == doctest::Approx(0.5).epsilon(1e-3));
+      CHECK(sol.min_real_part >= T(0.5) * (1 - tol));
     }
   }
 }
@@ -82,8 +81,7 @@ TEST_CASE_TEMPLATE("discrete Lyapunov (Bartels–Stewart) agrees with the Kronec
   for (Eigen::Index n : {1, 2, 3, 5, 8, 13}) {
     CAPTURE(n);
     MatD a = random_matrix(n, 20 + n);
-    Eigen::EigenSolver<MatD> es(a);
-    a *= 0.9 / es.eigenvalues().cwiseAbs().maxCoeff();  // ρ(A) = 0.9
+    a *= 0.9 / a.cwiseAbs().rowwise().sum().maxCoeff();  // ρ(A) ≤ ‖A‖_∞ = 0.9
     const MatD g = random_matrix(n, 200 + n);
     for (bool sym : {true, false}) {
       CAPTURE(sym);
@@ -91,10 +89,10 @@ TEST_CASE_TEMPLATE("discrete Lyapunov (Bartels–Stewart) agrees with the Kronec
       const MatD ref = kronecker_lyapunov(a, q, true);
       const auto sol = sgdsde::solve_discrete_lyapunov(a.cast<T>().eval(), q.cast<T>().eval());
       REQUIRE(sol.outcome.ok());
-      CHECK(sol.spectral_radius == doctest::Approx(0.9).epsilon(1e-3));
+      CHECK(sol.spectral_radius <= T(0.9) * (1 + tol));
       CHECK(sol.relative_residual < 50 * std::numeric_limits<T>::epsilon() * n);
       const double err = (sol.X.template cast<double>() - ref).norm() / ref.norm();
-      CHECK(err < tol * 10);  // conditioning of I − A⊗A with ρ = 0.9 is ≈ 1/(1 − 0.81)
+      CHECK(err < tol * 10);  // conditioning of I − A⊗A with ρ ≤ 0.9 is ≲ 1/(1 − 0.81)
     }
   }
 }

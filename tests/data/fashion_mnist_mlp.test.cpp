@@ -35,7 +35,7 @@ TEST_CASE("an MLP trained on 6000 Fashion-MNIST images classifies 1000 test imag
   o.steps = 750;  // 4 epochs of 6000 images at S = 32
   o.learning_rate = sgdsde::ConstantSchedule<float>(0.1f);
   o.batch_size = sgdsde::BatchSizeSchedule::constant(32);
-  o.sampling = sgdsde::Sampling::shuffled_epochs;
+  o.sampling = sgdsde::SamplerKind::shuffled_epochs;
   o.record_every = 250;
   o.evaluate = [&](const Eigen::VectorXf& theta) { return prob.evaluate(theta, test.images, test.labels); };
   const auto r = sgdsde::train(prob, net.parameters(), o, sgdsde::RandomStream(2026, 1), sgdsde::RandomStream(2026, 2));

@@ -412,6 +412,25 @@ TEST_CASE("running statistics: exponential average of batch mean and unbiased ba
   CHECK_THROWS_AS(nn::update_batch_norm_statistics(p.net, ws), sgdsde::invalid_argument);
 }
 
+TEST_CASE("diverged parameters give a non_finite outcome, not a silent NaN") {
+  nn::MlpSpec spec{{3, 4, 2}};
+  Problem<double> p(spec, 4, 2);
+  nn::MlpWorkspace<double> ws(p.net, 4);
+  Eigen::VectorXd g(p.net.num_parameters());
+  double l = nn::loss_and_gradient(p.net, p.x, p.y, g, ws);
+  CHECK(nn::gradient_outcome(l, g).ok());
+  p.net.weights(1)(0, 0) = std::numeric_limits<double>::infinity();
+  l = nn::loss_and_gradient(p.net, p.x, p.y, g, ws);
+  const Outcome o = nn::gradient_outcome(l, g);
+  CHECK(o.status == Status::non_finite);
+  CHECK(!o.ok());
+  g.setZero();
+  g[5] = std::numeric_limits<double>::quiet_NaN();
+  const Outcome o2 = nn::gradient_outcome(1.0, g);
+  CHECK(o2.status == Status::non_finite);
+  CHECK(o2.message == "gradient entry 5 is not finite");
+}
+
 TEST_CASE("softmax cross-entropy is stable for huge logits") {
   nn::MlpSpec spec{{2, 3}};
   spec.loss = Loss::softmax_cross_entropy;

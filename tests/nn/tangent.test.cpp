@@ -1,6 +1,6 @@
-// Tests for sgdsde/nn/tangent.hpp: forward-mode JVPs against central differences and against the
-// reverse-mode Jacobian (J·v), exact forward-over-reverse HVPs against central differences of the
-// gradient, against the closed-form Hessian of a linear layer, and symmetry uᵀHv = vᵀHu.
+// Tests for sgdsde/nn/tangent.hpp: exact forward-over-reverse HVPs against central differences of the
+// gradient, against the reverse pass run on Dual scalars, against the closed-form Hessian of a linear
+// layer, and symmetry uᵀHv = vᵀHu.
 #include "sgdsde/nn/tangent.hpp"
 
 #include <cmath>
@@ -11,7 +11,6 @@
 #include <doctest/doctest.h>
 
 #include "sgdsde/core/scalar.hpp"
-#include "sgdsde/nn/per_sample.hpp"
 
 using namespace sgdsde;
 using nn::Activation;
@@ -125,63 +124,6 @@ std::string describe(const nn::MlpSpec& s, Mode mode) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("JVP equals central differences of the outputs in parameters and inputs", T, float, double) {
-  std::uint64_t seed = 1;
-  for (const nn::MlpSpec& s : specs())
-    for (Mode mode : {Mode::eval, Mode::train}) {
-      if (!s.batch_norm && mode == Mode::train) continue;
-      CAPTURE(describe(s, mode));
-      const Eigen::Index S = 5;
-      Problem<T> p = kink_free_problem<T>(s, S, ++seed, mode);
-      nn::TangentWorkspace<T> tw(p.net, S);
-      nn::MlpWorkspace<T> ws(p.net, S);
-      Vec<T> v(p.net.num_parameters());
-      Mat<T> u(p.net.input_dim(), S);
-      RandomStream(seed, 50).fill_normal(v);
-      RandomStream(seed, 51).fill_normal(u);
-      Mat<T> f(p.net.output_dim(), S), df(p.net.output_dim(), S);
-      nn::jvp(p.net, p.x, v, u, f, df, tw, mode);
-      Mat<T> f_ref(p.net.output_dim(), S), fp(f_ref), fm(f_ref);
-      nn::forward(p.net, p.x, f_ref, ws, mode);
-      CHECK(relative_error<T>(f, f_ref) <= T(10) * Constants<T>::epsilon());
-      // d/dt f(θ + t v; X + t U) at t = 0.
-      const T h = Constants<T>::fd_step();
-      nn::Mlp<T> np = p.net, nm = p.net;
-      np.parameters() += h * v;
-      nm.parameters() -= h * v;
-      const Mat<T> xp = p.x + h * u, xm = p.x - h * u;
-      nn::forward(np, xp, fp, ws, mode);
-      nn::forward(nm, xm, fm, ws, mode);
-      const Mat<T> fd = (fp - fm) / (T(2) * h);
-      CHECK(relative_error<T>(df, fd) <= fd_tolerance<T>());
-      // Directions one at a time (empty = zero direction) add up.
-      Mat<T> df_p(df), df_x(df);
-      nn::jvp(p.net, p.x, v, Mat<T>(), f, df_p, tw, mode);
-      nn::jvp(p.net, p.x, Vec<T>(), u, f, df_x, tw, mode);
-      CHECK(relative_error<T>(df_p + df_x, df) <= T(100) * Constants<T>::epsilon());
-    }
-}
-
-TEST_CASE("JVP equals the reverse-mode Jacobian times v") {
-  std::uint64_t seed = 300;
-  for (const nn::MlpSpec& s : specs()) {
-    CAPTURE(describe(s, Mode::eval));
-    const Eigen::Index S = 4;
-    Problem<double> p(s, S, ++seed);
-    nn::TangentWorkspace<double> tw(p.net, S);
-    nn::MlpWorkspace<double> ws(p.net, S);
-    Mat<double> J(S * p.net.output_dim(), p.net.num_parameters());
-    nn::output_jacobian(p.net, p.x, J, ws);
-    Vec<double> v(p.net.num_parameters());
-    RandomStream(seed, 5).fill_normal(v);
-    Mat<double> f(p.net.output_dim(), S), df(p.net.output_dim(), S);
-    nn::jvp(p.net, p.x, v, Mat<double>(), f, df, tw);
-    const Vec<double> jv = J * v;
-    // Two exact algorithms (forward duals vs reverse adjoints): agree to rounding.
-    CHECK(relative_error<double>(Eigen::Map<const Vec<double>>(df.data(), df.size()), jv) < 1e-12);
-  }
-}
-
 TEST_CASE_TEMPLATE("HVP equals central differences of the reverse-mode gradient", T, float, double) {
   std::uint64_t seed = 600;
   for (const nn::MlpSpec& s : specs())
@@ -222,32 +164,36 @@ TEST_CASE_TEMPLATE("HVP equals central differences of the reverse-mode gradient"
 }
 
 TEST_CASE("split value/tangent HVP equals the reverse pass run on Dual scalars") {
-  // Networks without batch norm use the split path; the same recursion on a Dual<double> network
-  // (θ + ε·v, reverse pass through loss_and_gradient) is the second algorithm.
+  // hessian_vector_product runs forward-over-reverse on split value/tangent buffers; the second
+  // algorithm runs the ordinary reverse pass (loss_and_gradient) on a Dual<double> network seeded
+  // with θ + ε·v. Both are exact: agreement to rounding.
   using D = Dual<double>;
   std::uint64_t seed = 700;
-  for (const nn::MlpSpec& s : specs()) {
-    if (s.batch_norm) continue;
-    CAPTURE(describe(s, Mode::train));
-    Problem<double> p(s, 6, ++seed);
-    nn::TangentWorkspace<double> tw(p.net, 6);
-    const Eigen::Index n = p.net.num_parameters();
-    Vec<double> v(n), hv(n), g(n);
-    RandomStream(seed, 1).fill_normal(v);
-    const double loss = p.squared() ? nn::gradient_and_hessian_vector_product(p.net, p.x, p.y, v, g, hv, tw)
-                                    : nn::gradient_and_hessian_vector_product(p.net, p.x, p.labels, v, g, hv, tw);
-    nn::Mlp<D> dm = p.net.cast<D>();
-    for (Eigen::Index i = 0; i < n; ++i) dm.parameters()[i].tangent = v[i];
-    nn::MlpWorkspace<D> wd(dm, 6);
-    const Mat<D> xd = p.x.cast<D>(), yd = p.y.cast<D>();
-    Vec<D> gd(n);
-    const D ld = p.squared() ? nn::loss_and_gradient(dm, xd, yd, gd, wd) : nn::loss_and_gradient(dm, xd, p.labels, gd, wd);
-    const Vec<double> hv_ref = gd.unaryExpr([](const D& x) { return x.tangent; });
-    const Vec<double> g_ref = gd.unaryExpr([](const D& x) { return x.value; });
-    CHECK(loss == doctest::Approx(ld.value).epsilon(1e-14));
-    CHECK(relative_error<double>(hv, hv_ref) < 1e-12);
-    CHECK(relative_error<double>(g, g_ref) < 1e-12);
-  }
+  for (const nn::MlpSpec& s : specs())
+    for (Mode mode : {Mode::train, Mode::eval}) {
+      if (!s.batch_norm && mode == Mode::eval) continue;
+      CAPTURE(describe(s, mode));
+      Problem<double> p(s, 6, ++seed);
+      nn::TangentWorkspace<double> tw(p.net, 6);
+      const Eigen::Index n = p.net.num_parameters();
+      Vec<double> v(n), hv(n), g(n);
+      RandomStream(seed, 1).fill_normal(v);
+      const double loss = p.squared()
+                              ? nn::gradient_and_hessian_vector_product(p.net, p.x, p.y, v, g, hv, tw, mode)
+                              : nn::gradient_and_hessian_vector_product(p.net, p.x, p.labels, v, g, hv, tw, mode);
+      nn::Mlp<D> dm = p.net.cast<D>();
+      for (Eigen::Index i = 0; i < n; ++i) dm.parameters()[i].tangent = v[i];
+      nn::MlpWorkspace<D> wd(dm, 6);
+      const Mat<D> xd = p.x.cast<D>(), yd = p.y.cast<D>();
+      Vec<D> gd(n);
+      const D ld = p.squared() ? nn::loss_and_gradient(dm, xd, yd, gd, wd, mode)
+                               : nn::loss_and_gradient(dm, xd, p.labels, gd, wd, mode);
+      const Vec<double> hv_ref = gd.unaryExpr([](const D& x) { return x.tangent; });
+      const Vec<double> g_ref = gd.unaryExpr([](const D& x) { return x.value; });
+      CHECK(loss == doctest::Approx(ld.value).epsilon(1e-14));
+      CHECK(relative_error<double>(hv, hv_ref) < 1e-12);
+      CHECK(relative_error<double>(g, g_ref) < 1e-12);
+    }
 }
 
 TEST_CASE("HVP is symmetric: uᵀ H v = vᵀ H u") {
@@ -317,10 +263,6 @@ TEST_CASE("tangent functions reject bad arguments") {
   xn(0, 0) = std::numeric_limits<double>::infinity();
   CHECK_THROWS_AS(nn::hessian_vector_product(p.net, xn, p.y, v, hv, tw), sgdsde::invalid_argument);
   CHECK_THROWS_AS(nn::hessian_vector_product(p.net, p.x, p.labels, v, hv, tw), sgdsde::invalid_argument);
-  Mat<double> f(2, 4), df(2, 4), u_bad(3, 3);
-  u_bad.setOnes();
-  CHECK_THROWS_AS(nn::jvp(p.net, p.x, v, u_bad, f, df, tw), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::jvp(p.net, p.x, short_v, Mat<double>(), f, df, tw), sgdsde::invalid_argument);
   nn::Mlp<double> other(nn::MlpSpec{{3, 5, 2}});
   nn::TangentWorkspace<double> other_tw(other, 4);
   CHECK_THROWS_AS(nn::hessian_vector_product(p.net, p.x, p.y, v, hv, other_tw), sgdsde::invalid_argument);

@@ -87,7 +87,7 @@ TEST_CASE_TEMPLATE("train: minibatch SGD with momentum equals a hand-written loo
   const auto data = sgdsde::noisy_linear_regression<T>(RandomStream(3, 0), 64, star, T(0.3));
   LinearRegressionProblem<T> prob{data.inputs, data.targets.row(0).transpose()};
   const sgdsde::CyclicSchedule<T> lr(T(0.01), T(0.05), 7);
-  for (auto sampling : {sgdsde::Sampling::with_replacement, sgdsde::Sampling::shuffled_epochs}) {
+  for (auto sampling : {sgdsde::SamplerKind::with_replacement, sgdsde::SamplerKind::shuffled_epochs}) {
     sgdsde::TrainOptions<T> o;
     o.steps = 30;
     o.learning_rate = lr;
@@ -103,7 +103,7 @@ TEST_CASE_TEMPLATE("train: minibatch SGD with momentum equals a hand-written loo
     Vec<T> theta = theta0, v = Vec<T>::Zero(3);
     for (long k = 0; k < 30; ++k) {
       const sgdsde::Batch b =
-          sampling == sgdsde::Sampling::with_replacement ? iid.batch(k, 8) : shuffled.batch(k, 8);
+          sampling == sgdsde::SamplerKind::with_replacement ? iid.batch(k, 8) : shuffled.batch(k, 8);
       Vec<T> g = Vec<T>::Zero(3);
       for (auto n : b) g += (data.inputs.col(n).dot(theta) - data.targets(0, n)) * data.inputs.col(n) / T(8);
       v = T(0.5) * v + g;
@@ -260,8 +260,9 @@ struct StoredQuadratic {
                            Eigen::Ref<Eigen::VectorXd> grad) {
     calls_with_storage += theta.data() == storage.data();
     grad = theta - Eigen::Vector2d(1, 2);
+    const double loss = 0.5 * grad.squaredNorm();  // stays finite: only the gradient goes bad
     if (theta[0] > nan_above) grad[1] = std::nan("");
-    return 0.5 * grad.squaredNorm();
+    return loss;
   }
 };
 }  // namespace

@@ -174,11 +174,19 @@ TEST_CASE("η/S invariance for small β and its breakdown for large β and S →
   const long s0 = 2;
   const auto base = sgdsde::exact_sgd_stationary(data, eta0, Minibatch(s0));
   REQUIRE(base.outcome.ok());
-  // Exact theory: (βη, βS) keeps E[L − L*] within 2% for β ≤ 4 (with replacement)...
+  // Exact theory: (βη, βS) changes E[L − L*] only at first order in βη (with replacement): the
+  // relative deviation grows linearly in β − 1 (ratio of deviations at β = 4 and β = 2 is ≈ 3) and
+  // stays a few per cent for β ≤ 4...
+  std::vector<double> dev;
   for (double beta : {2.0, 4.0}) {
     const auto st = sgdsde::exact_sgd_stationary(data, beta * eta0, Minibatch(long(beta) * s0));
-    CHECK(std::abs(st.excess_loss / base.excess_loss - 1) < 0.02);
+    dev.push_back(st.excess_loss / base.excess_loss - 1);
   }
+  CAPTURE(dev[0]);
+  CAPTURE(dev[1]);
+  CHECK(std::abs(dev[0]) < 0.01);
+  CHECK(std::abs(dev[1]) < 0.03);
+  CHECK(dev[1] / dev[0] == doctest::Approx(3.0).epsilon(0.1));
   // ...and the simulations at β = 1 and β = 4 agree with it (5 SE; correlation time ≤ 1/(2·0.01·0.5) = 100 steps).
   const SimResult sim1 = simulate(data, eta0, Minibatch(s0), 8, 2000, 20, 2500);
   CHECK(std::abs(sim1.mean - base.excess_loss) < 5 * sim1.se);

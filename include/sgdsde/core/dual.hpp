@@ -11,6 +11,11 @@
 
 namespace sgdsde {
 
+/// Dual numbers and their math functions live in sgdsde::ad so that the overloads of exp, log, max, ...
+/// are found by argument-dependent lookup only, and never hide ::exp etc. for plain scalars in code
+/// inside namespace sgdsde. `sgdsde::Dual` names the same type.
+namespace ad {
+
 /// A first-order dual number: `value` + ε·`tangent`, ε² = 0. Every function f applied to it returns
 /// f(value) + ε·f'(value)·tangent, so the tangent part of a computation is its directional
 /// derivative, exact up to rounding (no truncation error). Comparisons look at the value only, so
@@ -228,6 +233,16 @@ inline std::ostream& operator<<(std::ostream& os, const Dual<S>& x) {
             << "ε";
 }
 
+}  // namespace ad
+
+using ad::Dual;
+using ad::Duald;
+using ad::Dualf;
+using ad::is_dual;
+using ad::is_dual_v;
+using ad::tangent_of;
+using ad::value_of;
+
 }  // namespace sgdsde
 
 namespace Eigen {
@@ -235,11 +250,11 @@ namespace Eigen {
 /// Dual numbers as Eigen scalars: real, signed, need initialisation; tolerances are those of the
 /// underlying Scalar.
 template <class S>
-struct NumTraits<sgdsde::Dual<S>> : GenericNumTraits<sgdsde::Dual<S>> {
-  using Real = sgdsde::Dual<S>;
-  using NonInteger = sgdsde::Dual<S>;
-  using Literal = sgdsde::Dual<S>;
-  using Nested = sgdsde::Dual<S>;
+struct NumTraits<sgdsde::ad::Dual<S>> : GenericNumTraits<sgdsde::ad::Dual<S>> {
+  using Real = sgdsde::ad::Dual<S>;
+  using NonInteger = sgdsde::ad::Dual<S>;
+  using Literal = sgdsde::ad::Dual<S>;
+  using Nested = sgdsde::ad::Dual<S>;
   enum {
     IsComplex = 0,
     IsInteger = 0,
@@ -261,12 +276,12 @@ struct NumTraits<sgdsde::Dual<S>> : GenericNumTraits<sgdsde::Dual<S>> {
 
 /// Mixed expressions dual ⊙ plain scalar (e.g. a dual matrix scaled by a double).
 template <class S, class BinaryOp>
-struct ScalarBinaryOpTraits<sgdsde::Dual<S>, S, BinaryOp> {
-  using ReturnType = sgdsde::Dual<S>;
+struct ScalarBinaryOpTraits<sgdsde::ad::Dual<S>, S, BinaryOp> {
+  using ReturnType = sgdsde::ad::Dual<S>;
 };
 template <class S, class BinaryOp>
-struct ScalarBinaryOpTraits<S, sgdsde::Dual<S>, BinaryOp> {
-  using ReturnType = sgdsde::Dual<S>;
+struct ScalarBinaryOpTraits<S, sgdsde::ad::Dual<S>, BinaryOp> {
+  using ReturnType = sgdsde::ad::Dual<S>;
 };
 
 }  // namespace Eigen

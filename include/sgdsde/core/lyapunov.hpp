@@ -116,35 +116,40 @@ Scalar spectral_summary(const Ev& ev, bool discrete, LyapunovSolution<Scalar>& s
   return sep;
 }
 
-/// Solves the p×q system  a Z + Z bᵀ = r  (continuous) or  Z − a Z bᵀ = r  (discrete) for p, q ≤ 2,
-/// by the Kronecker form (I_q ⊗ a + b ⊗ I_p) vec Z = vec r, resp. (I − b ⊗ a) vec Z = vec r.
+/// Kronecker matrix of the P×Q block system (fixed sizes, so the LU is unrolled): continuous
+/// a Z + Z bᵀ ↦ (I_Q ⊗ a + b ⊗ I_P) vec Z, discrete Z − a Z bᵀ ↦ (I − b ⊗ a) vec Z.
+template <class Scalar, int P, int Q, class BlockA, class BlockB, class BlockR>
+void solve_small_fixed(const BlockA& a, const BlockB& b, BlockR& r, bool discrete) {
+  constexpr int K = P * Q;
+  Eigen::Matrix<Scalar, K, K> k;
+  Eigen::Matrix<Scalar, K, 1> v;
+  for (int j = 0; j < Q; ++j)
+    for (int i = 0; i < P; ++i) {
+      v(j * P + i) = r(i, j);
+      for (int l = 0; l < Q; ++l)
+        for (int m = 0; m < P; ++m)
+          k(j * P + i, l * P + m) = discrete ? (i == m && j == l ? Scalar(1) : Scalar(0)) - a(i, m) * b(j, l)
+                                             : (j == l ? a(i, m) : Scalar(0)) + (i == m ? b(j, l) : Scalar(0));
+    }
+  const Eigen::Matrix<Scalar, K, 1> z = k.fullPivLu().solve(v);
+  for (int j = 0; j < Q; ++j)
+    for (int i = 0; i < P; ++i) r(i, j) = z(j * P + i);
+}
+
+/// Solves the p×q system  a Z + Z bᵀ = r  (continuous) or  Z − a Z bᵀ = r  (discrete) for p, q ≤ 2
+/// (the diagonal blocks of two real Schur forms), in place, by the Kronecker form with complete
+/// pivoting (as LAPACK's dlasy2 does).
 template <class Scalar, class BlockA, class BlockB, class BlockR>
 void solve_small_sylvester(const BlockA& a, const BlockB& b, BlockR& r, bool discrete) {
   const Eigen::Index p = a.rows(), q = b.rows();
-  if (p == 1 && q == 1) {
+  if (p == 1 && q == 1)
     r(0, 0) /= discrete ? Scalar(1) - a(0, 0) * b(0, 0) : a(0, 0) + b(0, 0);
-    return;
-  }
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, 0, 4, 4> k(p * q, p * q);
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1, 0, 4, 1> v(p * q);
-  for (Eigen::Index j = 0; j < q; ++j)
-    for (Eigen::Index i = 0; i < p; ++i) {
-      v(j * p + i) = r(i, j);
-      for (Eigen::Index l = 0; l < q; ++l)
-        for (Eigen::Index m = 0; m < p; ++m) {
-          // coefficient of Z(m, l) in row (i, j)
-          Scalar c;
-          if (discrete) {
-            c = (i == m && j == l ? Scalar(1) : Scalar(0)) - a(i, m) * b(j, l);
-          } else {
-            c = (j == l ? a(i, m) : Scalar(0)) + (i == m ? b(j, l) : Scalar(0));
-          }
-          k(j * p + i, l * p + m) = c;
-        }
-    }
-  const Eigen::Matrix<Scalar, Eigen::Dynamic, 1, 0, 4, 1> z = k.fullPivLu().solve(v);
-  for (Eigen::Index j = 0; j < q; ++j)
-    for (Eigen::Index i = 0; i < p; ++i) r(i, j) = z(j * p + i);
+  else if (p == 2 && q == 1)
+    solve_small_fixed<Scalar, 2, 1>(a, b, r, discrete);
+  else if (p == 1 && q == 2)
+    solve_small_fixed<Scalar, 1, 2>(a, b, r, discrete);
+  else
+    solve_small_fixed<Scalar, 2, 2>(a, b, r, discrete);
 }
 
 /// Bartels–Stewart on the quasi-triangular T:  T Y + Y Tᵀ = F  (continuous) or  Y = T Y Tᵀ + F
@@ -183,11 +188,9 @@ void quasi_triangular_lyapunov(const DynMatrix<Scalar>& t, DynMatrix<Scalar>& f,
       if (after > 0) {
         ColumnBlock p(tmp, 0, 0, n, q);
         p.noalias() = y.block(0, j0 + q, n, after) * t.block(j0, j0 + q, q, after).transpose();
-        // T is quasi-upper-triangular: row i of T P only sees rows ≥ i − 1 of P.
-        for (Eigen::Index i = 0; i < rows; ++i) {
-          const Eigen::Index c0 = i > 0 ? i - 1 : 0;
-          r.row(i).noalias() += t.row(i).segment(c0, n - c0) * p.middleRows(c0, n - c0);
-        }
+        // One product with the full rows of T (its zeros below the subdiagonal included): twice the
+        // flops of a trapezoidal product but a single vectorised kernel.
+        r.noalias() += t.topRows(rows) * p;
         if (symmetric) {
           const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> ylow = y.block(j0 + q, j0, after, q) * tjj.transpose();
           r.noalias() += t.block(0, j0 + q, rows, after) * ylow;
@@ -201,12 +204,11 @@ void quasi_triangular_lyapunov(const DynMatrix<Scalar>& t, DynMatrix<Scalar>& f,
       RowsOfBlock z(r, i0, 0, p, q);
       solve_small_sylvester<Scalar>(t.block(i0, i0, p, p), tjj, z, discrete);
       if (i0 > 0) {
-        if (!discrete) {
-          r.topRows(i0).noalias() -= t.block(0, i0, i0, p) * z;
-        } else {
-          const SmallMatrix ztj = z * tjj.transpose();
-          r.topRows(i0).noalias() += t.block(0, i0, i0, p) * ztj;
-        }
+        // R_{<I} −= T_{<I,I} Z (continuous) or += T_{<I,I} Z T_JJᵀ (discrete), as p·q column axpys:
+        // a dispatched matrix product would cost more in overhead than in flops here.
+        const SmallMatrix w = discrete ? SmallMatrix(-(z * tjj.transpose())) : SmallMatrix(z);
+        for (Eigen::Index b = 0; b < q; ++b)
+          for (Eigen::Index a = 0; a < p; ++a) r.col(b).head(i0) -= w(a, b) * t.col(i0 + a).head(i0);
       }
     }
     y.block(0, j0, rows, q) = r;

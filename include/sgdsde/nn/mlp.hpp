@@ -7,7 +7,12 @@
 //   nn::MlpWorkspace<float> ws(net, max_batch);  Eigen::VectorXf g(net.num_parameters());
 //   float loss = nn::loss_and_gradient(net, X /*d_in×S*/, labels /*VectorXi, S*/, g, ws);
 //   net.parameters() -= eta * g;  if (spec.batch_norm) nn::update_batch_norm_statistics(net, ws);
-// Layout: samples are COLUMNS. Batch loss = mean over samples. No call allocates once `ws` exists.
+// Layout: samples are COLUMNS. Batch loss = mean over samples. No call allocates once `ws` exists,
+// provided inputs/targets are contiguous column blocks (a Matrix, .leftCols/.middleCols, a Map):
+// gather a minibatch into a preallocated matrix first. Inputs are checked (finite); if the parameters
+// have diverged the loss/gradient are non-finite, and gradient_outcome() turns that into a Status.
+// Related: nn/tangent.hpp (hessian_vector_product), nn/jvp.hpp (jvp), nn/per_sample.hpp
+// (per_sample_gradients, output_jacobian).
 #pragma once
 
 #include <cmath>
@@ -277,6 +282,34 @@ struct MlpWorkspace {
 
 namespace detail {
 
+// The three products of a layer, through one function each so that every Scalar instantiates
+// Eigen's GEMM once per shape of transposition (compile time), never with a temporary:
+// c = α a b, c = α a bᵀ, c = α aᵀ b, or c += ... when `accumulate`.
+template <class Scalar>
+void gemm_nn(typename Mlp<Scalar>::MatrixRef c, Scalar alpha, const typename Mlp<Scalar>::ConstMatrixRef& a,
+             const typename Mlp<Scalar>::ConstMatrixRef& b, bool accumulate = false) {
+  if (accumulate)
+    c.noalias() += (alpha * a) * b;
+  else
+    c.noalias() = (alpha * a) * b;
+}
+template <class Scalar>
+void gemm_nt(typename Mlp<Scalar>::MatrixRef c, Scalar alpha, const typename Mlp<Scalar>::ConstMatrixRef& a,
+             const typename Mlp<Scalar>::ConstMatrixRef& b, bool accumulate = false) {
+  if (accumulate)
+    c.noalias() += (alpha * a) * b.transpose();
+  else
+    c.noalias() = (alpha * a) * b.transpose();
+}
+template <class Scalar>
+void gemm_tn(typename Mlp<Scalar>::MatrixRef c, Scalar alpha, const typename Mlp<Scalar>::ConstMatrixRef& a,
+             const typename Mlp<Scalar>::ConstMatrixRef& b, bool accumulate = false) {
+  if (accumulate)
+    c.noalias() += (alpha * a.transpose()) * b;
+  else
+    c.noalias() = (alpha * a.transpose()) * b;
+}
+
 template <class Scalar>
 void check_workspace(const char* fn, const Mlp<Scalar>& model, const MlpWorkspace<Scalar>& ws) {
   require(ws.widths == model.spec().widths, fn, "workspace", "built for other widths",
@@ -311,13 +344,13 @@ void forward_pass(const Mlp<Scalar>& model, const Eigen::Ref<const typename Mlp<
     auto post = ws.post[k].leftCols(S);
     const Scalar cw = model.weight_multiplier(l);
     const Scalar cb = model.bias_multiplier(l);
+    auto a = model.has_batch_norm(l) ? ws.bn_hat[k].leftCols(S) : ws.pre[k].leftCols(S);
+    if (l == 0)
+      gemm_nn<Scalar>(a, cw, model.weights(l), x);
+    else
+      gemm_nn<Scalar>(a, cw, model.weights(l), ws.post[k - 1].leftCols(S));
+    a.colwise() += cb * model.bias(l);
     if (model.has_batch_norm(l)) {
-      auto a = ws.bn_hat[k].leftCols(S);
-      if (l == 0)
-        a.noalias() = (cw * model.weights(l)) * x;
-      else
-        a.noalias() = (cw * model.weights(l)) * ws.post[k - 1].leftCols(S);
-      a.colwise() += cb * model.bias(l);
       if (mode == Mode::train) {
         batch_norm_train_forward(a, model.bn_scale(l), model.bn_shift(l), eps, ws.bn_mean[k], ws.bn_var[k],
                                  ws.bn_inv_std[k], pre);
@@ -326,12 +359,6 @@ void forward_pass(const Mlp<Scalar>& model, const Eigen::Ref<const typename Mlp<
         batch_norm_eval_forward(a, model.bn_scale(l), model.bn_shift(l), model.running_mean(l),
                                 model.running_var(l), eps, ws.bn_inv_std[k], pre);
       }
-    } else {
-      if (l == 0)
-        pre.noalias() = (cw * model.weights(l)) * x;
-      else
-        pre.noalias() = (cw * model.weights(l)) * ws.post[k - 1].leftCols(S);
-      pre.colwise() += cb * model.bias(l);
     }
     apply_activation(act, slope, pre, post);
   }
@@ -370,15 +397,15 @@ void backward_pass(const Mlp<Scalar>& model, const Eigen::Ref<const typename Mlp
     if (grad) {
       Eigen::Map<Matrix> gw(grad + model.weights_offset(l), n_out, n_in);
       if (l == 0)
-        gw.noalias() = (cw * d) * x.transpose();
+        gemm_nt<Scalar>(gw, cw, d, x);
       else
-        gw.noalias() = (cw * d) * ws.post[k - 1].leftCols(S).transpose();
+        gemm_nt<Scalar>(gw, cw, d, ws.post[k - 1].leftCols(S));
       Eigen::Map<Vector>(grad + model.bias_offset(l), n_out).noalias() = cb * d.rowwise().sum();
     }
     if (l > 0) {
-      ws.delta[k - 1].leftCols(S).noalias() = (cw * model.weights(l).transpose()) * d;
+      gemm_tn<Scalar>(ws.delta[k - 1].leftCols(S), cw, model.weights(l), d);
     } else if (input_grad) {
-      input_grad->noalias() = (cw * model.weights(l).transpose()) * d;
+      gemm_tn<Scalar>(*input_grad, cw, model.weights(l), d);
     }
   }
 }
@@ -537,6 +564,23 @@ void output_vjp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatri
   ws.delta[std::size_t(model.num_layers() - 1)].leftCols(S) = cotangent;
   detail::backward_pass<Scalar>(model, inputs, ws, mode, want_p ? parameter_vjp.data() : nullptr,
                                 want_x ? &input_vjp : nullptr);
+}
+
+/// Status of a loss/gradient evaluation: success, or Status::non_finite (value = the loss, message
+/// naming the first non-finite entry) when the loss or the gradient is not finite — e.g. after the
+/// parameters diverged. Cheap (one pass over the gradient).
+template <class Scalar, class Derived>
+Outcome gradient_outcome(Scalar loss, const Eigen::MatrixBase<Derived>& gradient) {
+  using std::isfinite;
+  if (!isfinite(loss))
+    return Outcome::failure(Status::non_finite, -1, double(loss), "loss is not finite");
+  if (!gradient.allFinite()) {
+    for (Eigen::Index i = 0; i < gradient.size(); ++i)
+      if (!isfinite(gradient(i)))
+        return Outcome::failure(Status::non_finite, -1, double(loss),
+                                "gradient entry " + std::to_string(i) + " is not finite");
+  }
+  return Outcome{};
 }
 
 /// Running-statistics update from the batch statistics of the last train-mode pass held in `ws`

@@ -56,7 +56,7 @@ void per_sample_backward(const Mlp<Scalar>& model, const Eigen::Ref<const typena
         gw.noalias() = (cw * d.col(s)) * ws.post[k - 1].col(s).transpose();
       StridedVec(o + model.bias_offset(l) * es, n_out, Eigen::InnerStride<>(es)) = cb * d.col(s);
     }
-    if (l > 0) ws.delta[k - 1].leftCols(S).noalias() = (cw * model.weights(l).transpose()) * d;
+    if (l > 0) gemm_tn<Scalar>(ws.delta[k - 1].leftCols(S), cw, model.weights(l), d);
   }
 }
 

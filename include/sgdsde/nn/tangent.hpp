@@ -1,5 +1,6 @@
-// sgdsde/nn/tangent.hpp — forward-mode derivatives of the MLP with dual numbers: Jacobian–vector
-// products of the outputs, and exact Hessian–vector products of the loss by forward-over-reverse.
+// sgdsde/nn/tangent.hpp — tangent (dual-number) passes through the MLP: the workspace shared by forward
+// mode, and exact Hessian–vector products of the loss by forward-over-reverse (Pearlmutter 1994).
+// Jacobian–vector products of the outputs are in nn/jvp.hpp.
 #pragma once
 
 #include <cstddef>
@@ -16,10 +17,10 @@ namespace sgdsde::nn {
 
 /// Buffers for the forward-mode passes of one network. Two representations of θ + ε·v:
 /// (1) a Dual<Scalar> copy of the network (parameters overwritten on every call) with its workspace
-///     and staging — used by jvp, and by the HVP of networks with batch norm;
-/// (2) split value/tangent buffers (`values`, dot_*) — the HVP of networks without batch norm runs
-///     the same forward-over-reverse recursion on separate value and tangent matrices so every
-///     product is a plain Scalar GEMM (about 2.5× the GEMM work of one gradient).
+///     and staging — used by jvp (nn/jvp.hpp);
+/// (2) split value/tangent buffers (`values`, dot_*) — the HVP runs the forward-over-reverse
+///     recursion on separate value and tangent matrices so every product is a plain Scalar GEMM
+///     (about 2.5× the GEMM work of one gradient).
 /// Allocates once; jvp / hessian_vector_product then allocate nothing.
 template <class Scalar>
 struct TangentWorkspace {
@@ -40,11 +41,17 @@ struct TangentWorkspace {
     dot_pre.resize(L);
     dot_post.resize(L);
     dot_delta.resize(L);
+    dot_hat.resize(L);
+    dot_inv_std.resize(L);
     for (std::size_t l = 0; l < L; ++l) {
       const Eigen::Index n = model.width(Eigen::Index(l) + 1);
       dot_pre[l].resize(n, max_batch);
       dot_post[l].resize(n, max_batch);
       dot_delta[l].resize(n, max_batch);
+      if (model.has_batch_norm(Eigen::Index(l))) {
+        dot_hat[l].resize(n, max_batch);
+        dot_inv_std[l].resize(n);
+      }
     }
   }
 
@@ -54,6 +61,8 @@ struct TangentWorkspace {
   DualVector gradient;
   MlpWorkspace<Scalar> values;                   ///< value part of the split HVP
   std::vector<Matrix> dot_pre, dot_post, dot_delta;  ///< tangents ȧ, ż, δ̇ per layer
+  std::vector<Matrix> dot_hat;                       ///< tangent of x̂ (batch-norm layers)
+  std::vector<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>> dot_inv_std;  ///< tangent of r = 1/√(v + ε)
 };
 
 namespace detail {
@@ -105,10 +114,85 @@ void output_adjoint_tangent(const Targets&, const Eigen::MatrixBase<DF>& f, cons
 
 /// Forward-over-reverse on split value/tangent buffers (networks without batch norm). Writes H v to
 /// hv and, if `gradient` is non-null, the gradient; returns the mean loss. Arguments already checked.
+/// Tangent of batch norm, layer l. On entry tw.dot_hat holds ȧ (pre-normalisation); on exit it holds
+/// the tangent of x̂ and tw.dot_pre the tangent of y = γ x̂ + β. Per feature, train mode:
+/// μ̇ = mean ȧ, ċ = ȧ − μ̇, v̇ = 2 mean(c ċ), ṙ = −½ r³ v̇, x̂̇ = r ċ + c ṙ (c = x̂/r); eval mode: x̂̇ = r ȧ.
+template <class Scalar>
+void batch_norm_tangent_forward(const Mlp<Scalar>& model, Eigen::Index l,
+                                const typename Mlp<Scalar>::ConstVectorRef& v, TangentWorkspace<Scalar>& tw,
+                                Mode mode) {
+  const std::size_t k = std::size_t(l);
+  MlpWorkspace<Scalar>& ws = tw.values;
+  const Eigen::Index S = ws.batch, n = model.width(l + 1);
+  const Scalar inv_s = Scalar(1) / Scalar(double(S));
+  auto xh = ws.bn_hat[k].leftCols(S);
+  auto xd = tw.dot_hat[k].leftCols(S);
+  auto yd = tw.dot_pre[k].leftCols(S);
+  const Scalar* g_dot = v.data() + model.bn_scale_offset(l);
+  const Scalar* b_dot = v.data() + model.bn_shift_offset(l);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Scalar r = ws.bn_inv_std[k][i];
+    Scalar r_dot(0);
+    if (mode == Mode::train) {
+      const Scalar mu_dot = xd.row(i).sum() * inv_s;
+      xd.row(i).array() -= mu_dot;                                // ċ
+      const Scalar v_dot = Scalar(2) * xh.row(i).dot(xd.row(i)) / r * inv_s;  // 2 mean(c ċ), c = x̂/r
+      r_dot = Scalar(-0.5) * r * r * r * v_dot;
+      xd.row(i) = r * xd.row(i) + (r_dot / r) * xh.row(i);
+    } else {
+      xd.row(i) *= r;
+    }
+    tw.dot_inv_std[k][i] = r_dot;
+    yd.row(i) = g_dot[i] * xh.row(i) + model.bn_scale(l)[i] * xd.row(i);
+    yd.row(i).array() += b_dot[i];
+  }
+}
+
+/// Adjoint of batch norm and its tangent, layer l. On entry ws.delta = g = dL/dy and tw.dot_delta = ġ;
+/// on exit dL/da and its tangent. Writes the γ, β entries of H v (and of the gradient if non-null).
+/// Train mode, per feature: dL/da = γ r (g − m₁ − x̂ m₂) with m₁ = mean g, m₂ = mean(g x̂); its tangent
+/// (γ̇ r + γ ṙ)(g − m₁ − x̂ m₂) + γ r (ġ − ṁ₁ − x̂̇ m₂ − x̂ ṁ₂). Eval mode: m₁ = m₂ = 0, ṙ = 0.
+template <class Scalar>
+void batch_norm_tangent_backward(const Mlp<Scalar>& model, Eigen::Index l,
+                                 const typename Mlp<Scalar>::ConstVectorRef& v, TangentWorkspace<Scalar>& tw,
+                                 Mode mode, typename Mlp<Scalar>::VectorRef hv, Scalar* gradient) {
+  const std::size_t k = std::size_t(l);
+  MlpWorkspace<Scalar>& ws = tw.values;
+  const Eigen::Index S = ws.batch, n = model.width(l + 1);
+  const Scalar inv_s = Scalar(1) / Scalar(double(S));
+  auto xh = ws.bn_hat[k].leftCols(S);
+  auto xd = tw.dot_hat[k].leftCols(S);
+  auto g = ws.delta[k].leftCols(S);
+  auto gd = tw.dot_delta[k].leftCols(S);
+  const Eigen::Index os = model.bn_scale_offset(l), ob = model.bn_shift_offset(l);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const Scalar gamma = model.bn_scale(l)[i], gamma_dot = v[os + i];
+    const Scalar r = ws.bn_inv_std[k][i], r_dot = tw.dot_inv_std[k][i];
+    const Scalar sum_g = g.row(i).sum(), sum_gx = g.row(i).dot(xh.row(i));
+    const Scalar sum_gd = gd.row(i).sum();
+    const Scalar sum_gdx = gd.row(i).dot(xh.row(i)) + g.row(i).dot(xd.row(i));
+    hv[os + i] = sum_gdx;
+    hv[ob + i] = sum_gd;
+    if (gradient) {
+      gradient[os + i] = sum_gx;
+      gradient[ob + i] = sum_g;
+    }
+    const bool train = mode == Mode::train;
+    const Scalar m1 = train ? sum_g * inv_s : Scalar(0), m2 = train ? sum_gx * inv_s : Scalar(0);
+    const Scalar m1d = train ? sum_gd * inv_s : Scalar(0), m2d = train ? sum_gdx * inv_s : Scalar(0);
+    const Scalar a = gamma_dot * r + gamma * r_dot, b = gamma * r;
+    for (Eigen::Index s = 0; s < S; ++s) {
+      const Scalar centred = g(i, s) - m1 - xh(i, s) * m2;
+      gd(i, s) = a * centred + b * (gd(i, s) - m1d - xd(i, s) * m2 - xh(i, s) * m2d);
+      g(i, s) = b * centred;
+    }
+  }
+}
+
 template <class Scalar, class Targets>
 Scalar split_hvp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatrixRef& x, const Targets& targets,
                  const typename Mlp<Scalar>::ConstVectorRef& v, typename Mlp<Scalar>::VectorRef hv,
-                 TangentWorkspace<Scalar>& tw, Scalar* gradient) {
+                 TangentWorkspace<Scalar>& tw, Mode mode, Scalar* gradient) {
   using Matrix = typename Mlp<Scalar>::Matrix;
   using Vector = typename Mlp<Scalar>::Vector;
   MlpWorkspace<Scalar>& ws = tw.values;
@@ -118,7 +202,7 @@ Scalar split_hvp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatr
   auto activation = [&](Eigen::Index l) {
     return l + 1 < L ? model.spec().hidden_activation : model.spec().output_activation;
   };
-  forward_pass(model, x, ws, Mode::train);
+  forward_pass(model, x, ws, mode);
   // Tangent forward: ȧ = c_w (Ẇ z + W ż) + c_b ḃ, ż' = φ'(a) ⊙ ȧ (ż = 0 at the input).
   for (Eigen::Index l = 0; l < L; ++l) {
     const std::size_t k = std::size_t(l);
@@ -126,16 +210,18 @@ Scalar split_hvp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatr
     const Eigen::Map<const Matrix> w_dot(v.data() + model.weights_offset(l), n_out, n_in);
     const Eigen::Map<const Vector> b_dot(v.data() + model.bias_offset(l), n_out);
     const Scalar cw = model.weight_multiplier(l);
-    auto ad = tw.dot_pre[k].leftCols(S);
+    // With batch norm, ȧ (before normalisation) goes to dot_hat and dot_pre receives ẏ.
+    auto ad = model.has_batch_norm(l) ? tw.dot_hat[k].leftCols(S) : tw.dot_pre[k].leftCols(S);
     if (l == 0) {
-      ad.noalias() = (cw * w_dot) * x;
+      gemm_nn<Scalar>(ad, cw, w_dot, x);
     } else {
-      ad.noalias() = (cw * w_dot) * ws.post[k - 1].leftCols(S);
-      ad.noalias() += (cw * model.weights(l)) * tw.dot_post[k - 1].leftCols(S);
+      gemm_nn<Scalar>(ad, cw, w_dot, ws.post[k - 1].leftCols(S));
+      gemm_nn<Scalar>(ad, cw, model.weights(l), tw.dot_post[k - 1].leftCols(S), true);
     }
     ad.colwise() += model.bias_multiplier(l) * b_dot;
+    if (model.has_batch_norm(l)) batch_norm_tangent_forward(model, l, v, tw, mode);
     auto zd = tw.dot_post[k].leftCols(S);
-    zd = ad;
+    zd = tw.dot_pre[k].leftCols(S);
     multiply_by_activation_derivative(activation(l), slope, ws.pre[k].leftCols(S), ws.post[k].leftCols(S), zd);
   }
   const std::size_t last = std::size_t(L - 1);
@@ -155,28 +241,29 @@ Scalar split_hvp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatr
     activation_second_order_adjoint(activation(l), slope, ws.pre[k].leftCols(S), ws.post[k].leftCols(S),
                                     tw.dot_pre[k].leftCols(S), d, dd);
     multiply_by_activation_derivative(activation(l), slope, ws.pre[k].leftCols(S), ws.post[k].leftCols(S), d);
+    if (model.has_batch_norm(l)) batch_norm_tangent_backward(model, l, v, tw, mode, hv, gradient);
     Eigen::Map<Matrix> hw(hv.data() + model.weights_offset(l), n_out, n_in);
     if (l == 0) {
-      hw.noalias() = (cw * dd) * x.transpose();
+      gemm_nt<Scalar>(hw, cw, dd, x);
     } else {
-      hw.noalias() = (cw * dd) * ws.post[k - 1].leftCols(S).transpose();
-      hw.noalias() += (cw * d) * tw.dot_post[k - 1].leftCols(S).transpose();
+      gemm_nt<Scalar>(hw, cw, dd, ws.post[k - 1].leftCols(S));
+      gemm_nt<Scalar>(hw, cw, d, tw.dot_post[k - 1].leftCols(S), true);
     }
     Eigen::Map<Vector>(hv.data() + model.bias_offset(l), n_out).noalias() = cb * dd.rowwise().sum();
     if (gradient) {
       Eigen::Map<Matrix> gw(gradient + model.weights_offset(l), n_out, n_in);
       if (l == 0)
-        gw.noalias() = (cw * d) * x.transpose();
+        gemm_nt<Scalar>(gw, cw, d, x);
       else
-        gw.noalias() = (cw * d) * ws.post[k - 1].leftCols(S).transpose();
+        gemm_nt<Scalar>(gw, cw, d, ws.post[k - 1].leftCols(S));
       Eigen::Map<Vector>(gradient + model.bias_offset(l), n_out).noalias() = cb * d.rowwise().sum();
     }
     if (l > 0) {
       const Eigen::Map<const Matrix> w_dot(v.data() + model.weights_offset(l), n_out, n_in);
       auto dd_below = tw.dot_delta[k - 1].leftCols(S);
-      dd_below.noalias() = (cw * w_dot.transpose()) * d;
-      dd_below.noalias() += (cw * model.weights(l).transpose()) * dd;
-      ws.delta[k - 1].leftCols(S).noalias() = (cw * model.weights(l).transpose()) * d;
+      gemm_tn<Scalar>(dd_below, cw, w_dot, d);
+      gemm_tn<Scalar>(dd_below, cw, model.weights(l), dd, true);
+      gemm_tn<Scalar>(ws.delta[k - 1].leftCols(S), cw, model.weights(l), d);
     }
   }
   return sum * inv_s;
@@ -186,7 +273,6 @@ template <class Scalar, class Targets>
 Scalar hvp_impl(const char* fn, const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatrixRef& inputs,
                 const Targets& targets, const typename Mlp<Scalar>::ConstVectorRef& direction,
                 typename Mlp<Scalar>::VectorRef hv, TangentWorkspace<Scalar>& tw, Mode mode, Scalar* gradient) {
-  using D = Dual<Scalar>;
   check_tangent_workspace(fn, model, tw);
   const Eigen::Index S = inputs.cols();
   require(S >= 1 && S <= tw.ws.max_batch, fn, "inputs.cols()", S, "1 <= S <= the workspace's max_batch");
@@ -195,36 +281,20 @@ Scalar hvp_impl(const char* fn, const Mlp<Scalar>& model, const typename Mlp<Sca
   require_shape(fn, "hv", hv, model.num_parameters(), 1);
   require_shape(fn, "inputs", inputs, model.input_dim(), -1);
   if (!inputs.allFinite()) require_finite(fn, "inputs", inputs);
-  if (!model.spec().batch_norm) {
-    check_targets(fn, model, targets, S);
-    return split_hvp(model, inputs, targets, direction, hv, tw, gradient);
-  }
-  seed_parameters(model, direction, tw);
-  tw.inputs.leftCols(S) = inputs.template cast<D>();
-  D loss;
-  if constexpr (std::is_same_v<Targets, Eigen::Ref<const Eigen::VectorXi>>) {
-    loss = loss_and_gradient(tw.dual_model, tw.inputs.leftCols(S), targets, tw.gradient, tw.ws, mode);
-  } else {
-    require_shape(fn, "targets", targets, model.output_dim(), S);
-    tw.targets.leftCols(S) = targets.template cast<D>();
-    loss = loss_and_gradient(tw.dual_model, tw.inputs.leftCols(S), tw.targets.leftCols(S), tw.gradient, tw.ws,
-                             mode);
-  }
-  hv = tw.gradient.unaryExpr([](const D& d) { return d.tangent; });
-  if (gradient)
-    for (Eigen::Index i = 0; i < hv.size(); ++i) gradient[i] = tw.gradient[i].value;
-  return loss.value;
+  check_targets(fn, model, targets, S);
+  return split_hvp(model, inputs, targets, direction, hv, tw, mode, gradient);
 }
 
 }  // namespace detail
 
 /// Exact Hessian–vector product H v of the MEAN loss (squared error, targets d_out × S) by
-/// forward-over-reverse: the reverse pass runs on Dual<Scalar> with parameters θ + ε·v, and the ε
+/// forward-over-reverse: the reverse pass is run in dual numbers with parameters θ + ε·v, and the ε
 /// part of the gradient is H v (no finite differences; exact up to rounding). Returns the loss.
+/// The dual numbers are held as separate value and tangent matrices (struct-of-arrays Dual<Scalar>)
+/// so that every product is a plain Scalar GEMM; the tests check the result against the ordinary
+/// reverse pass (loss_and_gradient) run on a Mlp<Dual<Scalar>>.
 /// Default train mode: with batch norm, H includes the dependence of the batch statistics on θ.
-/// ReLU kinks contribute nothing (relu'' = 0 almost everywhere). Without batch norm the dual pass
-/// runs on split value/tangent buffers (plain GEMMs, see TangentWorkspace); with batch norm on a
-/// Dual<Scalar> copy of the network. Both compute the same derivative.
+/// ReLU kinks contribute nothing (relu'' = 0 almost everywhere). Cost ≈ 2.5 gradients of GEMM work.
 template <class Scalar>
 Scalar hessian_vector_product(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatrixRef& inputs,
                               const typename Mlp<Scalar>::ConstMatrixRef& targets,
@@ -244,7 +314,7 @@ Scalar hessian_vector_product(const Mlp<Scalar>& model, const typename Mlp<Scala
   return detail::hvp_impl("hessian_vector_product", model, inputs, labels, direction, hv, tw, mode,
                           static_cast<Scalar*>(nullptr));
 }
-/// H v and the gradient g from the same pass (the value part of the dual gradient).
+/// H v and the gradient g from the same pass (the value part of the dual gradient; 2 extra GEMMs per layer).
 template <class Scalar>
 Scalar gradient_and_hessian_vector_product(const Mlp<Scalar>& model,
                                            const typename Mlp<Scalar>::ConstMatrixRef& inputs,
@@ -268,42 +338,6 @@ Scalar gradient_and_hessian_vector_product(const Mlp<Scalar>& model,
   require_shape("gradient_and_hessian_vector_product", "gradient", gradient, model.num_parameters(), 1);
   return detail::hvp_impl("gradient_and_hessian_vector_product", model, inputs, labels, direction, hv, tw, mode,
                           gradient.data());
-}
-
-/// Jacobian–vector product of the outputs in forward mode: outputs = f(X) and
-/// tangent = J_θ v + J_X U (d_out × S), i.e. the derivative of f(θ + t v; X + t U) at t = 0.
-/// Pass an empty vector / matrix for a zero parameter / input direction. Default eval mode.
-template <class Scalar>
-void jvp(const Mlp<Scalar>& model, const typename Mlp<Scalar>::ConstMatrixRef& inputs,
-         const typename Mlp<Scalar>::ConstVectorRef& parameter_direction,
-         const typename Mlp<Scalar>::ConstMatrixRef& input_direction, typename Mlp<Scalar>::MatrixRef outputs,
-         typename Mlp<Scalar>::MatrixRef tangent, TangentWorkspace<Scalar>& tw, Mode mode = Mode::eval) {
-  using D = Dual<Scalar>;
-  const char* fn = "jvp";
-  detail::check_tangent_workspace(fn, model, tw);
-  const Eigen::Index S = inputs.cols();
-  require_shape(fn, "inputs", inputs, model.input_dim(), -1);
-  require(S >= 1 && S <= tw.ws.max_batch, fn, "inputs.cols()", S, "1 <= S <= the workspace's max_batch");
-  if (!inputs.allFinite()) require_finite(fn, "inputs", inputs);
-  if (parameter_direction.size() != 0) {
-    require_shape(fn, "parameter_direction", parameter_direction, model.num_parameters(), 1);
-    if (!parameter_direction.allFinite()) require_finite(fn, "parameter_direction", parameter_direction);
-  }
-  if (input_direction.size() != 0) {
-    require_shape(fn, "input_direction", input_direction, model.input_dim(), S);
-    if (!input_direction.allFinite()) require_finite(fn, "input_direction", input_direction);
-  }
-  require_shape(fn, "outputs", outputs, model.output_dim(), S);
-  require_shape(fn, "tangent", tangent, model.output_dim(), S);
-  detail::seed_parameters(model, parameter_direction, tw);
-  if (input_direction.size() == 0)
-    tw.inputs.leftCols(S) = inputs.template cast<D>();
-  else
-    tw.inputs.leftCols(S) =
-        inputs.binaryExpr(input_direction, [](const Scalar& a, const Scalar& b) { return D(a, b); });
-  forward(tw.dual_model, tw.inputs.leftCols(S), tw.outputs.leftCols(S), tw.ws, mode);
-  outputs = tw.outputs.leftCols(S).unaryExpr([](const D& d) { return d.value; });
-  tangent = tw.outputs.leftCols(S).unaryExpr([](const D& d) { return d.tangent; });
 }
 
 }  // namespace sgdsde::nn

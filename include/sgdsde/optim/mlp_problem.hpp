@@ -149,7 +149,7 @@ class MlpProblem {
   void check_inputs(const char* fn, const Matrix& inputs, Eigen::Index) const {
     require_shape(fn, "inputs", inputs, model_.input_dim(), -1);
     require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), ">= 1 sample (non-empty data)");
-    if (!detail::all_finite(inputs)) require_finite(fn, "inputs", inputs);
+    if (!all_finite(inputs)) require_finite(fn, "inputs", inputs);
   }
   void set_parameters(const Eigen::Ref<const Vector>& theta) {
     if (theta.data() != model_.parameters().data()) model_.parameters() = theta;

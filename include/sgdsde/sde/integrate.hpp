@@ -58,14 +58,6 @@ struct EnsembleSolution {
 
 namespace detail {
 
-/// True iff every entry is finite: a finite sum proves it in one vectorised pass; only a non-finite
-/// sum (an Inf/NaN entry, or an overflow of finite entries) needs the entry-by-entry check.
-template <class Derived>
-bool all_finite(const Eigen::DenseBase<Derived>& x) {
-  using std::isfinite;
-  return isfinite(x.sum()) || x.allFinite();
-}
-
 /// Grid indices of the save times (each must be a grid time, to within 10⁻⁶·dt).
 template <class Scalar>
 std::vector<long> save_indices(const TimeGrid<Scalar>& grid, const std::vector<Scalar>& save_at, const char* fn) {
@@ -131,7 +123,7 @@ EnsembleSolution<typename Problem::scalar_type> integrate(
     stepper.step(problem, t, dt, dW, sol.final_state);
     sol.steps_taken = k + 1;
     sol.final_time = grid.time(k + 1);
-    if (!detail::all_finite(sol.final_state)) {
+    if (!all_finite(sol.final_state)) {
       sol.outcome = Outcome::failure(Status::non_finite, k, double(sol.final_time),
                                      std::string(Stepper::name) + ": non-finite state after step " +
                                          std::to_string(k) + " (t = " + detail::describe(sol.final_time) + ")");

@@ -89,7 +89,7 @@ EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& pr
         const Eigen::Map<const Array> xb(x.data() + c0, w);
         noise.stream().normal_at(first + std::uint64_t(c0), yb);
         yb = p11 * xb + b11 * yb + am1;
-        finite = finite && detail::all_finite(yb);
+        finite = finite && all_finite(yb);
       } else {
         Eigen::Ref<Matrix> zb(z.leftCols(w));
         noise.stream().normal_at(first + std::uint64_t(c0 * m), zb);
@@ -100,7 +100,7 @@ EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& pr
         else
           yb.noalias() += bc * zb;
         if (has_mean) yb.colwise() += am;
-        finite = finite && detail::all_finite(yb);
+        finite = finite && all_finite(yb);
       }
     }
     sol.final_state.swap(y);
