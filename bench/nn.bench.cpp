@@ -1,5 +1,5 @@
 // bench/nn.bench.cpp — one SGD training step (forward, backward, update) of the 784-100-100-100-10 ReLU
-// MLP of include/sgdsde/nn/mlp.hpp in float on one thread, against PyTorch (bench/peers/nn.py), and the
+// MLP of include/sgdsde/nn/ in float on one thread, against PyTorch (bench/peers/nn.py), and the
 // GEMM-only roofline of the same step: the 11 products of forward + backward with plain Eigen, no
 // activations, no loss, no update. Items are steps (or gradients, or Hessian–vector products).
 #include <benchmark/benchmark.h>
@@ -13,7 +13,6 @@
 
 #include "sgdsde/core/random.hpp"
 #include "sgdsde/nn/mlp.hpp"
-#include "sgdsde/nn/tangent.hpp"
 
 namespace {
 
@@ -21,17 +20,18 @@ using Matrix = Eigen::MatrixXf;
 using Vector = Eigen::VectorXf;
 const std::vector<Eigen::Index> widths = {784, 100, 100, 100, 10};
 
-sgdsde::nn::MlpSpec mlp_spec() {
-  sgdsde::nn::MlpSpec spec{widths};
-  spec.loss = sgdsde::nn::Loss::softmax_cross_entropy;  // bench/peers/nn.py: torch.nn.CrossEntropyLoss
-  spec.parameterization = sgdsde::nn::Parameterization::standard;
-  return spec;
+/// The benchmarked network, He-initialised; the loss is softmax cross-entropy (bench/peers/nn.py:
+/// torch.nn.CrossEntropyLoss).
+sgdsde::nn::Mlp<float> make_net() {
+  sgdsde::nn::Mlp<float> net(widths, sgdsde::nn::Activation::relu, sgdsde::nn::Parameterization::standard);
+  net.initialize(sgdsde::RandomStream(99, 0));
+  return net;
 }
 
 /// A batch of S standard-normal inputs (columns) and labels in [0, 10).
 struct Batch {
   Matrix x;
-  Eigen::VectorXi labels;
+  sgdsde::Labels labels;
   explicit Batch(Eigen::Index s) : x(widths.front(), s), labels(s) {
     sgdsde::RandomStream(1234, 1).fill_normal(x);
     Eigen::VectorXf u(s);
@@ -48,51 +48,48 @@ void set_key(benchmark::State& state, const char* what) {
 /// loss_and_gradient + θ ← θ − η g: a full SGD step, as torch.optim.SGD does it.
 void mlp_step(benchmark::State& state) {
   const Eigen::Index s = state.range(0);
-  sgdsde::nn::Mlp<float> net(mlp_spec());
-  sgdsde::RandomStream init(99, 0);
-  net.initialize(init);
+  sgdsde::nn::Mlp<float> net = make_net();
   sgdsde::nn::MlpWorkspace<float> ws(net, s);
   Vector g(net.num_parameters());
   const Batch batch(s);
+  const sgdsde::nn::SoftmaxCrossEntropy loss_fn(batch.labels);
   const float eta = 1e-3f;
   for (auto _ : state) {
-    const float loss = sgdsde::nn::loss_and_gradient(net, batch.x, batch.labels, g, ws);
+    const float loss = sgdsde::nn::loss_and_gradient(net, loss_fn, batch.x, g, ws);
     net.parameters().noalias() -= eta * g;
     benchmark::DoNotOptimize(loss);
   }
-  state.counters["loss"] = sgdsde::nn::loss_and_gradient(net, batch.x, batch.labels, g, ws);
+  state.counters["loss"] = sgdsde::nn::loss_and_gradient(net, loss_fn, batch.x, g, ws);
   set_key(state, "mlp_step");
 }
 
 /// The gradient alone (the denominator of the HVP/gradient cost ratio).
 void mlp_grad(benchmark::State& state) {
   const Eigen::Index s = state.range(0);
-  sgdsde::nn::Mlp<float> net(mlp_spec());
-  sgdsde::RandomStream init(99, 0);
-  net.initialize(init);
+  sgdsde::nn::Mlp<float> net = make_net();
   sgdsde::nn::MlpWorkspace<float> ws(net, s);
   Vector g(net.num_parameters());
   const Batch batch(s);
+  const sgdsde::nn::SoftmaxCrossEntropy loss_fn(batch.labels);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(sgdsde::nn::loss_and_gradient(net, batch.x, batch.labels, g, ws));
+    benchmark::DoNotOptimize(sgdsde::nn::loss_and_gradient(net, loss_fn, batch.x, g, ws));
     benchmark::ClobberMemory();
   }
   set_key(state, "mlp_grad");
 }
 
 /// Exact Hessian–vector product of the same loss (forward-over-reverse with dual numbers,
-/// include/sgdsde/nn/tangent.hpp), in a fixed random direction.
+/// nn/tangent.hpp), in a fixed random direction.
 void mlp_hvp(benchmark::State& state) {
   const Eigen::Index s = state.range(0);
-  sgdsde::nn::Mlp<float> net(mlp_spec());
-  sgdsde::RandomStream init(99, 0);
-  net.initialize(init);
+  sgdsde::nn::Mlp<float> net = make_net();
   sgdsde::nn::TangentWorkspace<float> tw(net, s);
   Vector v(net.num_parameters()), hv(net.num_parameters());
   sgdsde::RandomStream(99, 1).fill_normal(v);
   const Batch batch(s);
+  const sgdsde::nn::SoftmaxCrossEntropy loss_fn(batch.labels);
   for (auto _ : state) {
-    benchmark::DoNotOptimize(sgdsde::nn::hessian_vector_product(net, batch.x, batch.labels, v, hv, tw));
+    benchmark::DoNotOptimize(sgdsde::nn::hessian_vector_product(net, loss_fn, batch.x, v, hv, tw));
     benchmark::ClobberMemory();
   }
   set_key(state, "mlp_hvp");

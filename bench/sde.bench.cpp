@@ -1,21 +1,23 @@
-// bench/sde.bench.cpp — Euler–Maruyama on Ornstein–Uhlenbeck ensembles (include/sgdsde/sde/ou_euler_maruyama.hpp
-// and the generic integrate.hpp), compared by bench/run.py with numpy (bench/peers/sde.py).
+// bench/sde.bench.cpp — Euler–Maruyama on Ornstein–Uhlenbeck ensembles through integrate() (which picks the
+// fused kernel of include/sgdsde/sde/ou_euler_maruyama.hpp for an OrnsteinUhlenbeck problem, and the generic
+// stepper loop for the same drift written as a callable), compared by bench/run.py with numpy (bench/peers/sde.py).
 // Items are path-steps (paths × steps); f64; the state of every path is carried across iterations.
 //   em_ou_d1        d = 1, 10^5 paths, fused kernel
 //   em_ou_d64       d = 64, 1000 paths, dense SPD A, B = σ I, fused kernel
 //   gemm_d64        the 64×64 by 64×1000 product alone (the roofline of em_ou_d64), per path-step
 //   em_ou_d64_dense d = 64 with a dense 64×64 B (two GEMMs per step; no peer)
-//   em_ou_d1_generic, em_ou_d64_generic  the same through integrate() with EulerMaruyama (no peer)
+//   em_ou_d1_generic, em_ou_d64_generic  the same drift as a callable: the generic EulerMaruyama loop (no peer)
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
 #include <Eigen/QR>
 
 #include "sgdsde/core/random.hpp"
+#include "sgdsde/ou/ou_process.hpp"
 #include "sgdsde/sde/brownian.hpp"
 #include "sgdsde/sde/euler_maruyama.hpp"
 #include "sgdsde/sde/integrate.hpp"
-#include "sgdsde/sde/ou_euler_maruyama.hpp"
+#include "sgdsde/sde/problem.hpp"
 
 namespace {
 
@@ -34,18 +36,26 @@ Mat spd_matrix(Eigen::Index d) {
 template <bool Fused>
 void run_ou(benchmark::State& state, Eigen::Index d, Eigen::Index paths, const Mat& a, const Mat& b,
             const char* key) {
-  const auto problem = sgdsde::ou_sde<double>(a, b);
-  const sgdsde::BrownianIncrements<double> noise(sgdsde::RandomStream(7, 1), b.cols(), paths);
+  const sgdsde::OrnsteinUhlenbeck ou(a, b);
+  // The same SDE with the drift as an opaque callable: integrate() cannot fuse it.
+  const auto generic = sgdsde::additive_noise_sde(
+      [&a](double, const Eigen::Ref<const Mat>& x, Eigen::Ref<Mat> f) {
+        if (a.rows() == 1)
+          f.array() = -a(0, 0) * x.array();
+        else
+          f.noalias() = -a * x;
+      },
+      b);
+  const sgdsde::BrownianIncrements noise(sgdsde::RandomStream(7, 1), b.cols(), paths);
   Mat x = Mat::Zero(d, paths);
-  sgdsde::EulerMaruyama<double> em;
   const double dt = 0.01;
-  const sgdsde::TimeGrid<double> grid(0.0, steps_per_iteration * dt, dt);
+  const sgdsde::TimeGrid grid(0.0, steps_per_iteration * dt, dt);
   for (auto _ : state) {
     if constexpr (Fused) {
-      auto sol = sgdsde::integrate_ou_euler_maruyama(problem, x, grid, noise);
+      auto sol = sgdsde::integrate(ou, sgdsde::EulerMaruyama{}, x, grid, noise);
       x.swap(sol.final_state);
     } else {
-      auto sol = sgdsde::integrate(problem, em, x, grid, noise);
+      auto sol = sgdsde::integrate(generic, sgdsde::EulerMaruyama{}, x, grid, noise);
       x.swap(sol.final_state);
     }
     benchmark::DoNotOptimize(x.data());

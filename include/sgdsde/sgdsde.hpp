@@ -1,33 +1,31 @@
-// sgdsde/sgdsde.hpp — umbrella header: includes every area of the library except data/idx.hpp,
-// which needs zlib (include it and link ZLIB::ZLIB yourself).
+// sgdsde/sgdsde.hpp — umbrella header: includes every area of the library except the IDX and
+// Fashion-MNIST readers (data/idx.hpp, data/fashion_mnist.hpp), which need zlib: include those
+// yourself and link sgdsde::idx.
 #pragma once
 
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/scalar.hpp"
 #include "sgdsde/core/random.hpp"
 #include "sgdsde/core/dual.hpp"
+#include "sgdsde/core/dataset.hpp"
+#include "sgdsde/core/minibatch.hpp"
 #include "sgdsde/core/symmetric.hpp"
 #include "sgdsde/core/expm.hpp"
 #include "sgdsde/core/lyapunov.hpp"
 #include "sgdsde/sde/problem.hpp"
+#include "sgdsde/sde/time_grid.hpp"
+#include "sgdsde/sde/gaussian_law.hpp"
 #include "sgdsde/sde/brownian.hpp"
 #include "sgdsde/sde/euler_maruyama.hpp"
 #include "sgdsde/sde/milstein.hpp"
 #include "sgdsde/sde/stochastic_heun.hpp"
 #include "sgdsde/sde/integrate.hpp"
-#include "sgdsde/sde/ou_euler_maruyama.hpp"
 #include "sgdsde/sde/convergence.hpp"
 #include "sgdsde/ou/ou_process.hpp"
 #include "sgdsde/ou/sgd_quadratic.hpp"
 #include "sgdsde/ou/linear_regression.hpp"
-#include "sgdsde/nn/activation.hpp"
-#include "sgdsde/nn/batch_norm.hpp"
-#include "sgdsde/nn/loss.hpp"
 #include "sgdsde/nn/mlp.hpp"
-#include "sgdsde/nn/tangent.hpp"
-#include "sgdsde/nn/jvp.hpp"
-#include "sgdsde/nn/per_sample.hpp"
-#include "sgdsde/optim/sampler.hpp"
 #include "sgdsde/optim/schedule.hpp"
 #include "sgdsde/optim/sgd.hpp"
 #include "sgdsde/optim/train.hpp"

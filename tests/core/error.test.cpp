@@ -56,8 +56,11 @@ TEST_CASE("outcomes carry status, step and value") {
 
 TEST_CASE_TEMPLATE("is_approx: absolute near zero, relative elsewhere", T, float, double) {
   const T tol = sgdsde::Constants<T>::tolerance();
-  CHECK(sgdsde::is_approx<T>(T(0), tol / 2));
-  CHECK_FALSE(sgdsde::is_approx<T>(T(0), tol * 2));
-  CHECK(sgdsde::is_approx<T>(T(1e6), T(1e6) * (1 + tol / 2)));
-  CHECK_FALSE(sgdsde::is_approx<T>(T(1e6), T(1e6) * (1 + tol * 4)));
+  CHECK(sgdsde::is_approx(T(0), tol / 2));
+  CHECK_FALSE(sgdsde::is_approx(T(0), tol * 2));
+  CHECK(sgdsde::is_approx(T(1e6), T(1e6) * (1 + tol / 2)));
+  CHECK_FALSE(sgdsde::is_approx(T(1e6), T(1e6) * (1 + tol * 4)));
+  // Scalar comes from the first argument; the others convert (a double literal against a float).
+  CHECK(sgdsde::is_approx(T(0.1), 0.1));
+  CHECK_FALSE(sgdsde::is_approx(T(1), 1.5, 0.1));
 }

@@ -17,23 +17,30 @@ using MatD = Eigen::MatrixXd;
 template <class Scalar>
 using Mat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
 
-/// Independent reference: the n²×n² Kronecker system in double, solved by full-pivot LU.
-/// continuous: (I ⊗ A + A ⊗ I) vec X = vec Q;  discrete: (I − A ⊗ A) vec X = vec Q.
-MatD kronecker_lyapunov(const MatD& a, const MatD& q, bool discrete) {
+/// The n²×n² matrix of 𝓛 on vec X: continuous I ⊗ A + A ⊗ I, discrete I − A ⊗ A.
+template <class S = double>
+Mat<S> kronecker_matrix(const Mat<S>& a, bool discrete) {
   const Eigen::Index n = a.rows();
-  MatD k = MatD::Zero(n * n, n * n);
+  Mat<S> k = Mat<S>::Zero(n * n, n * n);
   for (Eigen::Index j = 0; j < n; ++j)
     for (Eigen::Index i = 0; i < n; ++i)
       for (Eigen::Index l = 0; l < n; ++l)
         for (Eigen::Index m = 0; m < n; ++m) {
           // row (i, j) of vec, column (m, l): coefficient of X(m, l) in equation (i, j)
-          double c;
+          S c;
           if (discrete)
-            c = (i == m && j == l ? 1.0 : 0.0) - a(i, m) * a(j, l);
+            c = (i == m && j == l ? S(1) : S(0)) - a(i, m) * a(j, l);
           else
-            c = (j == l ? a(i, m) : 0.0) + (i == m ? a(j, l) : 0.0);
+            c = (j == l ? a(i, m) : S(0)) + (i == m ? a(j, l) : S(0));
           k(j * n + i, l * n + m) = c;
         }
+  return k;
+}
+
+/// Independent reference: the Kronecker system in double, solved by full-pivot LU.
+MatD kronecker_lyapunov(const MatD& a, const MatD& q, bool discrete) {
+  const Eigen::Index n = a.rows();
+  const MatD k = kronecker_matrix(a, discrete);
   Eigen::VectorXd v = Eigen::Map<const Eigen::VectorXd>(q.data(), n * n);
   Eigen::VectorXd x = k.fullPivLu().solve(v);
   return Eigen::Map<MatD>(x.data(), n, n);
@@ -190,4 +197,155 @@ TEST_CASE("Lyapunov solvers reject bad arguments") {
   } catch (const sgdsde::invalid_argument& e) {
     CHECK(std::string(e.what()).find("'Q'") != std::string::npos);
   }
+}
+
+TEST_CASE_TEMPLATE("Lyapunov solvers are scale invariant up to the range of the scalar type", T, float, double) {
+  // Issue 8, defect 4: unscaled Frobenius norms made Q·1e200 give a NaN residual (→ singular) and
+  // Q·1e160 a residual of 0. A X + X Aᵀ = Q is linear in Q and homogeneous of degree −1 in A, so
+  // X(c_a A, c_q Q) = (c_q / c_a) X(A, Q) and the relative residual is unchanged.
+  const bool is_float = std::is_same_v<T, float>;
+  const std::vector<double> scales = is_float ? std::vector<double>{1e30, 1e-30, 1e35}
+                                              : std::vector<double>{1e200, 1e160, 1e-200, 1e300, 1e-300};
+  const double tol = is_float ? 1e-4 : 1e-12;
+  const Eigen::Index n = 5;
+  const MatD a = stable_matrix(n, 50);
+  const MatD g = random_matrix(n, 51);
+  const MatD q = g * g.transpose();
+  const MatD ad = a * (0.9 / a.cwiseAbs().rowwise().sum().maxCoeff());
+  for (bool sym_a : {false, true}) {
+    const MatD ac = sym_a ? MatD(a + a.transpose()) : a;
+    const MatD xc = kronecker_lyapunov(ac, q, false), xd = kronecker_lyapunov(ad, q, true);
+    for (double c : scales) {
+      CAPTURE(sym_a);
+      CAPTURE(c);
+      const auto sq = sgdsde::solve_continuous_lyapunov(ac.cast<T>().eval(), Mat<T>((c * q).cast<T>()));
+      REQUIRE(sq.outcome.ok());
+      CHECK(sq.relative_residual > 0);
+      CHECK(sq.relative_residual < 50 * std::numeric_limits<T>::epsilon() * n);
+      CHECK((sq.X.template cast<double>() / c - xc).norm() / xc.norm() < tol);
+      // A and Q both scaled by c: X unchanged, the eigenvalues scaled by c.
+      const auto sa = sgdsde::solve_continuous_lyapunov(Mat<T>((c * ac).cast<T>()), Mat<T>((c * q).cast<T>()));
+      REQUIRE(sa.outcome.ok());
+      CHECK(sa.relative_residual > 0);
+      CHECK(sa.relative_residual < 50 * std::numeric_limits<T>::epsilon() * n);
+      CHECK((sa.X.template cast<double>() - xc).norm() / xc.norm() < tol);
+      CHECK(double(sa.min_real_part) / c == doctest::Approx(double(sq.min_real_part)).epsilon(1e-4));
+      CHECK(double(sa.separation) / c == doctest::Approx(double(sq.separation)).epsilon(1e-4));
+      const auto sd = sgdsde::solve_discrete_lyapunov(ad.cast<T>().eval(), Mat<T>((c * q).cast<T>()));
+      REQUIRE(sd.outcome.ok());
+      CHECK(sd.relative_residual > 0);
+      CHECK(sd.relative_residual < 50 * std::numeric_limits<T>::epsilon() * n);
+      CHECK((sd.X.template cast<double>() / c - xd).norm() / xd.norm() < tol * 10);
+    }
+  }
+  // A solution beyond the range of T is reported, not returned as success.
+  const double huge = is_float ? 1e38 : 1e307;
+  const auto over = sgdsde::solve_continuous_lyapunov(Mat<T>((ad / huge * 1e-3).cast<T>()),
+                                                      Mat<T>((huge * q / q.maxCoeff()).cast<T>()));
+  CHECK(over.outcome.status == sgdsde::Status::non_finite);
+}
+
+TEST_CASE_TEMPLATE("near-singular Lyapunov equations report ill_conditioned, well-conditioned keep success", T,
+                   float, double) {
+  // Held-out finding: at eigenvalue separation 1e-12 the solvers returned success with 3–4 correct
+  // digits. ε·condition > √ε ⇔ condition > 1/√ε (6.7e7 double, 2.9e3 float); the separations below
+  // give condition ≈ ‖A‖/δ ≈ 1e12 (double), 1e5 (float).
+  const bool is_float = std::is_same_v<T, float>;
+  const double delta = is_float ? 1e-5 : 1e-12;
+  const MatD q = (MatD(2, 2) << 2, 1, 1, 3).finished();
+  auto reference = [](const MatD& a, const MatD& q, bool discrete) {  // 64-bit-mantissa Kronecker solve
+    using L = long double;
+    const Mat<L> k = kronecker_matrix<L>(a.cast<L>(), discrete);
+    const Mat<L> ql = q.cast<L>();
+    const Eigen::Matrix<L, Eigen::Dynamic, 1> x =
+        k.fullPivLu().solve(Eigen::Map<const Eigen::Matrix<L, Eigen::Dynamic, 1>>(ql.data(), 4));
+    return Mat<L>(Eigen::Map<const Mat<L>>(x.data(), 2, 2));
+  };
+  struct Case {
+    MatD a;
+    bool discrete;
+  };
+  const T lam = T(0.75);
+  std::vector<Case> cases;
+  {  // continuous: λ and −λ + δ, non-normal (Schur path) and diagonal (symmetric path)
+    MatD a(2, 2);
+    a << double(lam), 1.0, 0.0, double(T(-double(lam) + delta));
+    cases.push_back({a, false});
+    a(0, 1) = 0;
+    cases.push_back({a, false});
+    // discrete: 1 − μ² = δ with ρ < 1, μ = T(1 − δ/2), the other eigenvalue 0.5 (a Jordan block at μ
+    // would make 𝓛 defective with ‖𝓛⁻¹‖ ≈ δ⁻³, beyond any precision: no reference exists).
+    const double mu = double(T(1.0 - delta / 2));
+    MatD b(2, 2);
+    b << mu, 0.5, 0.0, 0.5;
+    cases.push_back({b, true});
+    b(0, 1) = 0;
+    cases.push_back({b, true});
+  }
+  for (const Case& c : cases) {
+    CAPTURE(c.a);
+    const Mat<T> at = c.a.template cast<T>(), qt = q.template cast<T>();
+    const auto sol = c.discrete ? sgdsde::solve_discrete_lyapunov(at, qt) : sgdsde::solve_continuous_lyapunov(at, qt);
+    CHECK(sol.outcome.status == sgdsde::Status::ill_conditioned);
+    CHECK(sol.condition > T(1) / std::sqrt(std::numeric_limits<T>::epsilon()));
+    // The bound is truthful: the actual error against the long-double solution is below it.
+    const auto ref = reference(at.template cast<double>(), qt.template cast<double>(), c.discrete);
+    const double err = double((sol.X.template cast<long double>() - ref).norm() / ref.norm());
+    CAPTURE(err);
+    CAPTURE(sol.forward_error_bound);
+    CHECK(err <= double(sol.forward_error_bound));
+    // Same A shifted away from the singularity: well conditioned, success.
+    const Mat<T> shifted = c.discrete ? Mat<T>(T(0.5) * at) : Mat<T>(at + T(2) * Mat<T>::Identity(2, 2));
+    const auto good = c.discrete ? sgdsde::solve_discrete_lyapunov(shifted, qt)
+                                 : sgdsde::solve_continuous_lyapunov(shifted, qt);
+    CHECK(good.outcome.ok());
+    CHECK(good.condition < T(100));
+    CHECK(good.forward_error_bound < T(1000) * std::numeric_limits<T>::epsilon());
+  }
+}
+
+TEST_CASE("Lyapunov separation estimate is within a factor 10 of the Kronecker matrix's smallest singular value") {
+  // True sep = σ_min(K) for the Kronecker matrix K of 𝓛 (on the symmetric subspace when Q is
+  // symmetric: σ_min(K B) with B an orthonormal basis of vec of symmetric matrices). The estimate is
+  // an upper bound (a lower bound on ‖𝓛⁻¹‖₂) and must not exceed 10× the truth.
+  auto sym_basis = [](Eigen::Index n) {
+    MatD b = MatD::Zero(n * n, n * (n + 1) / 2);
+    Eigen::Index c = 0;
+    for (Eigen::Index j = 0; j < n; ++j)
+      for (Eigen::Index i = 0; i <= j; ++i, ++c) {
+        const double w = i == j ? 1.0 : std::sqrt(0.5);
+        b(j * n + i, c) = w;
+        b(i * n + j, c) = w;
+      }
+    return b;
+  };
+  int id = 0, checked = 0;
+  for (Eigen::Index n : {2, 3, 4, 6})
+    for (int trial = 0; trial < 6; ++trial)
+      for (bool discrete : {false, true}) {
+        ++id;
+        MatD a = random_matrix(n, 500 + std::uint64_t(id));
+        if (trial % 3 == 1) a = MatD(a.triangularView<Eigen::Upper>()) * 3.0;  // non-normal
+        if (discrete)
+          a *= 0.95 / std::abs(Eigen::EigenSolver<MatD>(a).eigenvalues().array().abs().maxCoeff());
+        else
+          a += (0.1 - Eigen::EigenSolver<MatD>(a).eigenvalues().real().minCoeff()) * MatD::Identity(n, n);
+        const MatD g = random_matrix(n, 900 + std::uint64_t(id));
+        for (bool sym_q : {false, true}) {
+          CAPTURE(n);
+          CAPTURE(discrete);
+          CAPTURE(sym_q);
+          CAPTURE(a);
+          const MatD q = sym_q ? MatD(g * g.transpose()) : g;
+          const MatD k = kronecker_matrix(a, discrete);
+          const MatD kr = sym_q ? MatD(k * sym_basis(n)) : k;
+          const double sep = Eigen::JacobiSVD<MatD>(kr).singularValues().minCoeff();
+          const auto sol = discrete ? sgdsde::solve_discrete_lyapunov(a, q, sgdsde::LyapunovMethod::schur)
+                                    : sgdsde::solve_continuous_lyapunov(a, q, sgdsde::LyapunovMethod::schur);
+          CHECK(sol.separation >= sep * (1 - 1e-10));
+          CHECK(sol.separation <= 10 * sep);
+          ++checked;
+        }
+      }
+  CHECK(checked == 96);
 }

@@ -1,7 +1,9 @@
-// Tests for sgdsde/data/idx.hpp: round trip of hand-written IDX files (plain and gzip), every error
+// Tests for sgdsde/data/idx.hpp and data/fashion_mnist.hpp: round trip of hand-written IDX files (plain and gzip), every error
 // path on corrupt, truncated and random files (written to a temporary directory), and the real
-// Fashion-MNIST files of Debian's dataset-fashion-mnist when they are installed.
+// Fashion-MNIST files of Debian's dataset-fashion-mnist (missing files fail the test unless the
+// environment sets SGDSDE_ALLOW_MISSING_DATA=1, see the CMake option of the same name).
 #include "sgdsde/data/idx.hpp"
+#include "sgdsde/data/fashion_mnist.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -20,6 +22,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+namespace data = sgdsde::data;
 
 /// A fresh temporary directory, removed with its contents at the end of the test.
 struct TempDir {
@@ -69,6 +72,11 @@ std::string error_of(F&& f) {
   return "";
 }
 
+bool missing_data_allowed() {
+  const char* v = std::getenv("SGDSDE_ALLOW_MISSING_DATA");
+  return v && std::string(v) == "1";
+}
+
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
@@ -86,19 +94,22 @@ TEST_CASE("IDX round trip: pixels scaled by 1/255, one column per image, labels 
     const std::string ip = dir.file(gz ? "img.gz" : "img"), lp = dir.file(gz ? "lab.gz" : "lab");
     (gz ? write_gzip : write_plain)(ip, idx_bytes({3, 2, 3}, pix));
     (gz ? write_gzip : write_plain)(lp, idx_bytes({3}, lab));
-    const auto d = sgdsde::read_idx_labelled<double>(ip, lp, 3);
-    REQUIRE(d.images.rows() == 6);
-    REQUIRE(d.images.cols() == 3);
+    const sgdsde::Dataset<double> d = data::read_idx_labelled<double>(ip, lp, 3);
+    CHECK_NOTHROW(d.validate("test"));
+    CHECK(d.num_classes == 3);
+    REQUIRE(d.inputs.rows() == 6);
+    REQUIRE(d.inputs.cols() == 3);
     for (int i = 0; i < 3; ++i)
       for (int p = 0; p < 6; ++p) {
         const double expected = (i == 2 && p == 5) ? 1.0 : double(10 * i + p) / 255.0;
-        CHECK(d.images(p, i) == doctest::Approx(expected).epsilon(1e-15));
+        CHECK(d.inputs(p, i) == doctest::Approx(expected).epsilon(1e-15));
       }
-    CHECK(d.labels == std::vector<int>{2, 0, 1});
-    const auto f2 = sgdsde::read_idx_images<float>(ip, 2);
+    CHECK(d.labels == (sgdsde::Labels(3) << 2, 0, 1).finished());
+    const auto f2 = data::read_idx_images<float>(ip, 2);
     CHECK(f2.cols() == 2);
     CHECK(f2(4, 1) == doctest::Approx(14.0f / 255.0f));
-    CHECK(sgdsde::read_idx_labels(lp, 3, 1) == std::vector<int>{2});
+    CHECK(data::read_idx_labels(lp, 3, 1) == (sgdsde::Labels(1) << 2).finished());
+    CHECK(data::read_idx_images(ip).cols() == 3);  // float by default
   }
 }
 
@@ -110,37 +121,37 @@ TEST_CASE("IDX reader rejects corrupt and truncated files, naming the file and t
   write_plain(good_lab, idx_bytes({2}, lab));
 
   SUBCASE("missing file") {
-    const auto msg = error_of([&] { sgdsde::read_idx(dir.file("nope"), 3); });
+    const auto msg = error_of([&] { data::read_idx(dir.file("nope"), 3); });
     CHECK(contains(msg, "nope"));
     CHECK(contains(msg, "cannot be opened"));
   }
   SUBCASE("empty file and short header") {
     write_plain(dir.file("empty"), {});
-    CHECK(contains(error_of([&] { sgdsde::read_idx(dir.file("empty"), 3); }), "truncated"));
+    CHECK(contains(error_of([&] { data::read_idx(dir.file("empty"), 3); }), "truncated"));
     write_plain(dir.file("short"), {0, 0, 8});
-    CHECK(contains(error_of([&] { sgdsde::read_idx(dir.file("short"), 3); }), "truncated"));
+    CHECK(contains(error_of([&] { data::read_idx(dir.file("short"), 3); }), "truncated"));
   }
   SUBCASE("wrong magic: element type, dimension count, non-zero leading bytes") {
     write_plain(dir.file("float"), idx_bytes({2, 2, 2}, pix, 0x0D));
-    const auto msg = error_of([&] { sgdsde::read_idx_images<float>(dir.file("float")); });
+    const auto msg = error_of([&] { data::read_idx_images<float>(dir.file("float")); });
     CHECK(contains(msg, "magic number 0x00000D03"));
     CHECK(contains(msg, "expected magic number 0x00000803"));
     CHECK(contains(msg, "float"));
     // a label file where images are expected
-    CHECK(contains(error_of([&] { sgdsde::read_idx_images<float>(good_lab); }), "0x00000801"));
-    CHECK(contains(error_of([&] { sgdsde::read_idx_labels(good_img, 10); }), "0x00000803"));
+    CHECK(contains(error_of([&] { data::read_idx_images<float>(good_lab); }), "0x00000801"));
+    CHECK(contains(error_of([&] { data::read_idx_labels(good_img, 10); }), "0x00000803"));
     auto bad = idx_bytes({2}, lab);
     bad[0] = 1;
     write_plain(dir.file("lead"), bad);
-    CHECK(contains(error_of([&] { sgdsde::read_idx_labels(dir.file("lead"), 10); }), "magic number"));
+    CHECK(contains(error_of([&] { data::read_idx_labels(dir.file("lead"), 10); }), "magic number"));
   }
   SUBCASE("truncated dimension sizes, truncated data, trailing data") {
     auto b = idx_bytes({2, 2, 2}, pix);
     write_plain(dir.file("dims"), std::vector<unsigned char>(b.begin(), b.begin() + 9));
-    CHECK(contains(error_of([&] { sgdsde::read_idx(dir.file("dims"), 3); }), "dimension sizes"));
+    CHECK(contains(error_of([&] { data::read_idx(dir.file("dims"), 3); }), "dimension sizes"));
     for (std::size_t cut = 1; cut <= pix.size(); ++cut) {
       write_gzip(dir.file("cut.gz"), std::vector<unsigned char>(b.begin(), b.end() - long(cut)));
-      const auto msg = error_of([&] { sgdsde::read_idx_images<double>(dir.file("cut.gz")); });
+      const auto msg = error_of([&] { data::read_idx_images<double>(dir.file("cut.gz")); });
       CHECK(contains(msg, "truncated: " + std::to_string(pix.size() - cut) + " data bytes"));
       CHECK(contains(msg, "expected 8 data bytes"));
       CHECK(contains(msg, "cut.gz"));
@@ -148,7 +159,7 @@ TEST_CASE("IDX reader rejects corrupt and truncated files, naming the file and t
     auto longer = b;
     longer.push_back(0);
     write_plain(dir.file("long"), longer);
-    CHECK(contains(error_of([&] { sgdsde::read_idx(dir.file("long"), 3); }), "past the end"));
+    CHECK(contains(error_of([&] { data::read_idx(dir.file("long"), 3); }), "past the end"));
   }
   SUBCASE("a gzip stream cut short is reported, not read as a shorter file silently") {
     const std::string gz = dir.file("full.gz");
@@ -156,18 +167,18 @@ TEST_CASE("IDX reader rejects corrupt and truncated files, naming the file and t
     std::ifstream in(gz, std::ios::binary);
     std::vector<char> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::ofstream(dir.file("half.gz"), std::ios::binary).write(all.data(), std::streamsize(all.size() / 2));
-    CHECK_FALSE(error_of([&] { sgdsde::read_idx(dir.file("half.gz"), 3); }).empty());
+    CHECK_FALSE(error_of([&] { data::read_idx(dir.file("half.gz"), 3); }).empty());
   }
   SUBCASE("label out of range and image/label count mismatch") {
     write_plain(dir.file("lab11"), idx_bytes({3}, {1, 11, 2}));
-    const auto msg = error_of([&] { sgdsde::read_idx_labels(dir.file("lab11"), 10); });
+    const auto msg = error_of([&] { data::read_idx_labels(dir.file("lab11"), 10); });
     CHECK(contains(msg, "label 11 at index 1"));
     CHECK(contains(msg, "labels in 0..9"));
     write_plain(dir.file("lab3"), idx_bytes({3}, {1, 1, 2}));
-    const auto mm = error_of([&] { sgdsde::read_idx_labelled<float>(good_img, dir.file("lab3"), 10); });
+    const auto mm = error_of([&] { data::read_idx_labelled<float>(good_img, dir.file("lab3"), 10); });
     CHECK(contains(mm, "3 labels"));
     CHECK(contains(mm, "expected 2 labels"));
-    CHECK_THROWS_AS(sgdsde::read_idx_labels(good_lab, 0), sgdsde::invalid_argument);
+    CHECK_THROWS_AS(data::read_idx_labels(good_lab, 0), sgdsde::invalid_argument);
   }
 }
 
@@ -185,46 +196,62 @@ TEST_CASE("IDX reader rejects files of random bytes") {
     for (int i = 0; i < len; ++i) bytes[std::size_t(i)] = static_cast<unsigned char>(u[i + 1] * 256);
     const std::string path = dir.file("rand" + std::to_string(f));
     (f % 2 ? write_gzip : write_plain)(path, bytes);
-    CHECK_THROWS_AS(sgdsde::read_idx_images<float>(path), sgdsde::invalid_argument);
-    CHECK_THROWS_AS(sgdsde::read_idx_labels(path, 10), sgdsde::invalid_argument);
+    CHECK_THROWS_AS(data::read_idx_images<float>(path), sgdsde::invalid_argument);
+    CHECK_THROWS_AS(data::read_idx_labels(path, 10), sgdsde::invalid_argument);
   }
 }
 
 TEST_CASE("Fashion-MNIST data directory: argument, then SGDSDE_FASHION_MNIST_DIR, then Debian's path") {
-  CHECK(sgdsde::fashion_mnist_dir("somewhere") == "somewhere");
+  CHECK(data::fashion_mnist_dir("somewhere") == "somewhere");
   const char* old = std::getenv("SGDSDE_FASHION_MNIST_DIR");
   const std::string saved = old ? old : "";
   setenv("SGDSDE_FASHION_MNIST_DIR", "from_env", 1);
-  CHECK(sgdsde::fashion_mnist_dir() == "from_env");
-  CHECK(sgdsde::fashion_mnist_dir("arg") == "arg");
+  CHECK(data::fashion_mnist_dir() == "from_env");
+  CHECK(data::fashion_mnist_dir("arg") == "arg");
   unsetenv("SGDSDE_FASHION_MNIST_DIR");
-  CHECK(sgdsde::fashion_mnist_dir() == "/usr/share/datasets/fashion-mnist");
+  CHECK(data::fashion_mnist_dir() == "/usr/share/datasets/fashion-mnist");
   if (old) setenv("SGDSDE_FASHION_MNIST_DIR", saved.c_str(), 1);
-  CHECK(sgdsde::fashion_mnist_file("d", sgdsde::FashionMnistSplit::test, false) == "d/t10k-labels-idx1-ubyte.gz");
+  CHECK(data::fashion_mnist_file("d", data::FashionMnistSplit::test, false) == "d/t10k-labels-idx1-ubyte.gz");
+  TempDir dir;
+  CHECK_FALSE(data::fashion_mnist_available(dir.path.string()));
+  const auto msg = error_of([&] { data::fashion_mnist(data::FashionMnistSplit::test, 5, dir.path.string()); });
+  CHECK(contains(msg, "t10k-labels-idx1-ubyte.gz"));
+  CHECK(contains(msg, "cannot be opened"));
 }
 
-TEST_CASE("reads the real Fashion-MNIST files when dataset-fashion-mnist is installed") {
-  const std::string dir = sgdsde::fashion_mnist_dir();
-  if (!sgdsde::fashion_mnist_available(dir, sgdsde::FashionMnistSplit::test)) {
-    MESSAGE("Fashion-MNIST not found in '" << dir << "' (install dataset-fashion-mnist or set "
-                                                  "SGDSDE_FASHION_MNIST_DIR); skipping");
-    return;
+TEST_CASE("reads the real Fashion-MNIST files (dataset-fashion-mnist)") {
+  if (!data::fashion_mnist_available()) {
+    const std::string where = "Fashion-MNIST not found in '" + data::fashion_mnist_dir() +
+                              "' (install dataset-fashion-mnist or set SGDSDE_FASHION_MNIST_DIR)";
+    if (missing_data_allowed()) {
+      MESSAGE(where << "; skipped because SGDSDE_ALLOW_MISSING_DATA=1");
+      return;
+    }
+    FAIL(where << "; set SGDSDE_ALLOW_MISSING_DATA=1 where the package cannot exist");
   }
-  const auto test = sgdsde::load_fashion_mnist<float>(sgdsde::FashionMnistSplit::test, dir);
-  REQUIRE(test.images.rows() == 784);
-  REQUIRE(test.images.cols() == 10000);
+  const sgdsde::Dataset<float> test = data::fashion_mnist(data::FashionMnistSplit::test);
+  REQUIRE(test.inputs.rows() == 784);
+  REQUIRE(test.num_samples() == 10000);
   REQUIRE(test.labels.size() == 10000);
+  CHECK(test.num_classes == 10);
+  CHECK_NOTHROW(test.validate("test"));
   // Xiao, Rasul & Vollgraf (2017), "Fashion-MNIST", Table 1 / README: the test set has exactly 1000
   // images of each of the 10 classes.
   std::vector<int> counts(10, 0);
-  for (int l : test.labels) ++counts[std::size_t(l)];
+  for (Eigen::Index n = 0; n < test.labels.size(); ++n) ++counts[std::size_t(test.labels[n])];
   for (int c : counts) CHECK(c == 1000);
-  CHECK(test.images.minCoeff() >= 0.0f);
-  CHECK(test.images.maxCoeff() == 1.0f);
+  CHECK(test.inputs.minCoeff() >= 0.0f);
+  CHECK(test.inputs.maxCoeff() == 1.0f);
   // The first test label is 9 ("ankle boot"): TensorFlow's "Basic classification" tutorial prints
   // test_labels[0] == 9 for this file.
   CHECK(test.labels[0] == 9);
-  const auto first = sgdsde::load_fashion_mnist<double>(sgdsde::FashionMnistSplit::test, dir, 5);
-  CHECK(first.images.cols() == 5);
-  CHECK(first.images.cast<float>().isApprox(test.images.leftCols(5)));
+  const auto first = data::fashion_mnist<double>(data::FashionMnistSplit::test, 5);
+  CHECK(first.num_samples() == 5);
+  CHECK(first.inputs.cast<float>().isApprox(test.inputs.leftCols(5)));
+  // both splits in one call: the first 7 of each; the test part equals the split read alone
+  const auto [train7, test7] = data::fashion_mnist(7);
+  CHECK(train7.num_samples() == 7);
+  CHECK(train7.inputs.rows() == 784);
+  CHECK(test7.inputs == test.inputs.leftCols(7));
+  CHECK(test7.labels == test.labels.head(7));
 }

@@ -1,4 +1,4 @@
-// Tests for sgdsde/data/synthetic.hpp: the window structure of the noisy sine set (Borovykh §3), the
+// Tests for sgdsde/data/synthetic.hpp: the Dataset contract, the window structure of the noisy sine set (Borovykh §3), the
 // noise laws of all three generators against CLT bounds, least squares recovering θ*, the teacher
 // against an independent loop, determinism, and argument errors.
 #include "sgdsde/data/synthetic.hpp"
@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 using sgdsde::RandomStream;
+namespace data = sgdsde::data;
 
 namespace {
 
@@ -27,33 +28,40 @@ void check_normal_moments(const V& v, double s) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("noisy sine windows: Borovykh §3 layout and defaults", T, float, double) {
-  const auto d = sgdsde::noisy_sine_windows<T>(RandomStream(7, 3));
+  const sgdsde::Dataset<T> d = data::noisy_sine_windows<T>(RandomStream(7, 3));
+  CHECK_NOTHROW(d.validate("test"));
+  CHECK(d.has_targets());
+  CHECK_FALSE(d.has_labels());
   // t ∈ {0..100}, windows of 5 predicting the next value: 101 − 5 = 96 samples.
   REQUIRE(d.inputs.rows() == 5);
-  REQUIRE(d.size() == 96);
-  for (Eigen::Index j = 0; j + 1 < d.size(); ++j) {
+  REQUIRE(d.num_samples() == 96);
+  const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> clean = data::sine_window_clean_targets<T>();
+  REQUIRE(clean.rows() == 1);
+  REQUIRE(clean.cols() == 96);
+  for (Eigen::Index j = 0; j + 1 < d.num_samples(); ++j) {
     CHECK(d.inputs.col(j + 1).head(4) == d.inputs.col(j).tail(4));  // windows slide by one
     CHECK(d.targets(0, j) == d.inputs(4, j + 1));                    // target = next window's last value
   }
-  for (Eigen::Index j = 0; j < d.size(); ++j)
-    CHECK(double(d.clean_targets(0, j)) == doctest::Approx(std::sin(0.1 * double(j + 5))).epsilon(1e-6));
+  for (Eigen::Index j = 0; j < d.num_samples(); ++j)
+    CHECK(double(clean(0, j)) == doctest::Approx(std::sin(0.1 * double(j + 5))).epsilon(1e-6));
   // Noise ε_i of the series is value i of stream.normal_at (documented contract): check it for every target.
   Eigen::Matrix<T, Eigen::Dynamic, 1> eps(101);
   RandomStream(7, 3).normal_at(0, eps);
-  for (Eigen::Index j = 0; j < d.size(); ++j)
+  for (Eigen::Index j = 0; j < d.num_samples(); ++j)
     CHECK(double(d.targets(0, j)) ==
           doctest::Approx(std::sin(0.1 * double(j + 5)) + 0.3 * double(eps[j + 5])).epsilon(1e-5));
   // the caller's stream is not advanced: the same stream gives the same set
   RandomStream s(7, 3);
-  CHECK(sgdsde::noisy_sine_windows<T>(s).targets == sgdsde::noisy_sine_windows<T>(s).targets);
+  CHECK(data::noisy_sine_windows<T>(s).targets == data::noisy_sine_windows<T>(s).targets);
+  CHECK(s.blocks_used() == 0);
 }
 
 TEST_CASE("noisy sine windows: residuals are N(0, c²)") {
-  sgdsde::SineWindowOptions o;
+  data::SineWindowOptions o;
   o.length = 40001;
   o.noise = 0.3;
-  const auto d = sgdsde::noisy_sine_windows<double>(RandomStream(11), o);
-  const Eigen::RowVectorXd r = d.targets - d.clean_targets;
+  const auto d = data::noisy_sine_windows(o, RandomStream(11));
+  const Eigen::RowVectorXd r = d.targets - data::sine_window_clean_targets(o);
   check_normal_moments(r, 0.3);
 }
 
@@ -62,9 +70,11 @@ TEST_CASE_TEMPLATE("noisy linear regression: residual law and least squares reco
   theta << T(1), T(-2), T(0.5), T(3);
   const T sigma = T(0.7);
   const Eigen::Index n = 20000;
-  const auto d = sgdsde::noisy_linear_regression<T>(RandomStream(5, 9), n, theta, sigma);
+  const sgdsde::Dataset<T> d = data::noisy_linear_regression(theta, sigma, n, RandomStream(5, 9));
+  CHECK_NOTHROW(d.validate("test"));
   REQUIRE(d.inputs.rows() == 4);
-  REQUIRE(d.size() == n);
+  REQUIRE(d.targets.rows() == 1);
+  REQUIRE(d.num_samples() == n);
   const Eigen::Matrix<T, 1, Eigen::Dynamic> r = d.targets - theta.transpose() * d.inputs;
   check_normal_moments(r, double(sigma));
   for (Eigen::Index i = 0; i < 4; ++i) check_normal_moments(d.inputs.row(i), 1.0);
@@ -78,10 +88,15 @@ TEST_CASE_TEMPLATE("noisy linear regression: residual law and least squares reco
 }
 
 TEST_CASE("teacher–student: targets equal a direct evaluation of the teacher plus N(0, σ²) noise") {
-  const auto teacher = sgdsde::RandomFeaturesTeacher<double>::draw(RandomStream(3, 1), 6, 50, 2);
+  const auto teacher = data::RandomFeaturesTeacher<double>::draw(6, 50, 2, RandomStream(3, 1));
   REQUIRE(teacher.W.rows() == 50);
   REQUIRE(teacher.A.rows() == 2);
-  const auto d = sgdsde::teacher_student<double>(RandomStream(3, 2), teacher, 10000, 0.25);
+  CHECK(teacher.input_dim() == 6);
+  CHECK(teacher.width() == 50);
+  CHECK(teacher.outputs() == 2);
+  const auto d = data::teacher_student(teacher, 0.25, 10000, RandomStream(3, 2));
+  CHECK_NOTHROW(d.validate("test"));
+  const Eigen::MatrixXd clean = teacher(d.inputs);
   REQUIRE(d.inputs.rows() == 6);
   REQUIRE(d.targets.rows() == 2);
   // independent evaluation, element by element
@@ -93,35 +108,38 @@ TEST_CASE("teacher–student: targets equal a direct evaluation of the teacher p
         for (Eigen::Index i = 0; i < 6; ++i) pre += teacher.W(h, i) * d.inputs(i, n);
         y += teacher.A(o, h) * std::max(0.0, pre / std::sqrt(6.0));
       }
-      CHECK(d.clean_targets(o, n) == doctest::Approx(y / std::sqrt(50.0)).epsilon(1e-12));
+      CHECK(clean(o, n) == doctest::Approx(y / std::sqrt(50.0)).epsilon(1e-12));
     }
-  const Eigen::MatrixXd r = d.targets - d.clean_targets;
+  const Eigen::MatrixXd r = d.targets - clean;
   check_normal_moments(r.row(0), 0.25);
   check_normal_moments(r.row(1), 0.25);
   // the teacher is not trivial: its outputs vary across inputs
-  CHECK(d.clean_targets.row(0).array().abs().maxCoeff() > 0.1);
+  CHECK(clean.row(0).array().abs().maxCoeff() > 0.1);
 }
 
 TEST_CASE("synthetic sets reject bad arguments") {
-  sgdsde::SineWindowOptions o;
+  data::SineWindowOptions o;
   o.noise = -1;
-  CHECK_THROWS_AS(sgdsde::noisy_sine_windows<double>(RandomStream(1), o), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::noisy_sine_windows(o, RandomStream(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::sine_window_clean_targets(o), sgdsde::invalid_argument);
   o = {};
   o.window = 0;
-  CHECK_THROWS_AS(sgdsde::noisy_sine_windows<double>(RandomStream(1), o), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::noisy_sine_windows(o, RandomStream(1)), sgdsde::invalid_argument);
   o = {};
   o.length = 5;
-  CHECK_THROWS_AS(sgdsde::noisy_sine_windows<double>(RandomStream(1), o), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::noisy_sine_windows(o, RandomStream(1)), sgdsde::invalid_argument);
   Eigen::VectorXd theta = Eigen::VectorXd::Ones(3);
-  CHECK_THROWS_AS(sgdsde::noisy_linear_regression<double>(RandomStream(1), 0, theta, 0.1), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(sgdsde::noisy_linear_regression<double>(RandomStream(1), 10, theta, -0.1),
+  CHECK_THROWS_AS(data::noisy_linear_regression(theta, 0.1, 0, RandomStream(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::noisy_linear_regression(theta, -0.1, 10, RandomStream(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::noisy_linear_regression(Eigen::VectorXd(), 0.1, 10, RandomStream(1)),
                   sgdsde::invalid_argument);
-  CHECK_THROWS_AS(sgdsde::noisy_linear_regression<double>(RandomStream(1), 10, Eigen::VectorXd(), 0.1),
+  CHECK_THROWS_AS(data::noisy_linear_regression(Eigen::MatrixXd::Ones(3, 2), 0.1, 10, RandomStream(1)),
                   sgdsde::invalid_argument);
   theta[1] = std::nan("");
-  CHECK_THROWS_AS(sgdsde::noisy_linear_regression<double>(RandomStream(1), 10, theta, 0.1), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(sgdsde::RandomFeaturesTeacher<double>::draw(RandomStream(1), 0, 5), sgdsde::invalid_argument);
-  const auto t = sgdsde::RandomFeaturesTeacher<double>::draw(RandomStream(1), 3, 5);
+  CHECK_THROWS_AS(data::noisy_linear_regression(theta, 0.1, 10, RandomStream(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::RandomFeaturesTeacher<double>::draw(0, 5, 1, RandomStream(1)), sgdsde::invalid_argument);
+  const auto t = data::RandomFeaturesTeacher<double>::draw(3, 5, 1, RandomStream(1));
   CHECK_THROWS_AS(t(Eigen::MatrixXd::Zero(4, 2)), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(sgdsde::teacher_student<double>(RandomStream(1), t, 0, 0.1), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::teacher_student(t, 0.1, 0, RandomStream(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(data::teacher_student(t, -0.1, 10, RandomStream(1)), sgdsde::invalid_argument);
 }

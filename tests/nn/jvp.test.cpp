@@ -9,12 +9,12 @@
 
 TEST_CASE_TEMPLATE("JVP equals central differences of the outputs in parameters and inputs", T, float, double) {
   std::uint64_t seed = 1;
-  for (const nn::MlpSpec& s : specs())
+  for (const Config& c : configs())
     for (Mode mode : {Mode::eval, Mode::train}) {
-      if (!s.batch_norm && mode == Mode::train) continue;
-      CAPTURE(describe(s, mode));
-      const Eigen::Index S = 5;
-      Problem<T> p = kink_free_problem<T>(s, S, ++seed, mode);
+      if (!c.spec.batch_norm && mode == Mode::train) continue;
+      CAPTURE(describe(c, mode));
+      const Index S = 5;
+      Problem<T> p = kink_free_problem<T>(c, S, ++seed, mode);
       nn::TangentWorkspace<T> tw(p.net, S);
       nn::MlpWorkspace<T> ws(p.net, S);
       Vec<T> v(p.net.num_parameters());
@@ -41,15 +41,19 @@ TEST_CASE_TEMPLATE("JVP equals central differences of the outputs in parameters 
       nn::jvp(p.net, p.x, v, Mat<T>(), f, df_p, tw, mode);
       nn::jvp(p.net, p.x, Vec<T>(), u, f, df_x, tw, mode);
       CHECK(relative_error<T>(df_p + df_x, df) <= T(100) * Constants<T>::epsilon());
+      // The returning form is the same computation.
+      const auto r = nn::jvp(p.net, p.x, v, u, mode);
+      CHECK(r.outputs == f);
+      CHECK(r.tangent == df);
     }
 }
 
 TEST_CASE("JVP equals the reverse-mode Jacobian times v") {
   std::uint64_t seed = 300;
-  for (const nn::MlpSpec& s : specs()) {
-    CAPTURE(describe(s, Mode::eval));
-    const Eigen::Index S = 4;
-    Problem<double> p(s, S, ++seed);
+  for (const Config& c : configs()) {
+    CAPTURE(describe(c, Mode::eval));
+    const Index S = 4;
+    Problem<double> p(c, S, ++seed);
     nn::TangentWorkspace<double> tw(p.net, S);
     nn::MlpWorkspace<double> ws(p.net, S);
     Mat<double> J(S * p.net.output_dim(), p.net.num_parameters());
@@ -65,8 +69,7 @@ TEST_CASE("JVP equals the reverse-mode Jacobian times v") {
 }
 
 TEST_CASE("jvp rejects bad arguments") {
-  nn::MlpSpec spec{{3, 4, 2}};
-  Problem<double> p(spec, 4, 1);
+  Problem<double> p(Config{nn::MlpSpec{{3, 4, 2}}}, 4, 1);
   nn::TangentWorkspace<double> tw(p.net, 4);
   Vec<double> v = Vec<double>::Ones(p.net.num_parameters()), short_v(3);
   Mat<double> f(2, 4), df(2, 4), u_bad(3, 3);

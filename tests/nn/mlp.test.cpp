@@ -9,160 +9,33 @@
 
 #include <doctest/doctest.h>
 
-#include "sgdsde/core/scalar.hpp"
-
-using namespace sgdsde;
-using nn::Activation;
-using nn::Loss;
-using nn::Mode;
-using nn::Parameterization;
+#include "support/nn_problem.hpp"
 
 namespace {
 
-template <class T>
-using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-template <class T>
-using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
-
-// Finite-difference settings. Central differences have truncation error h²|f'''|/6 and rounding error
-// ≈ ε|L|/h; h = ε^{1/3} (6e-6 in double, 5e-3 in float: Constants::fd_step) balances the two, giving
-// ≈ 1e-10 relative in double for O(1) losses on these small nets — so the required relative error 1e-6
-// leaves a factor ~1e3 and any wrong derivative term (relative error O(1)) still fails. In float the
-// rounding term is ≈ 1e-7/5e-3 ≈ 2e-5 per coordinate times the depth of the computation, so 1e-2.
-template <class T>
-T fd_tolerance() {
-  return std::is_same_v<T, double> ? T(1e-6) : T(1e-2);
-}
-
-template <class T>
-struct Problem {
-  nn::Mlp<T> net;
-  Mat<T> x, y;
-  Eigen::VectorXi labels;
-  Problem(const nn::MlpSpec& spec, Eigen::Index S, std::uint64_t seed) : net(spec) {
-    RandomStream init(seed, 0);
-    net.initialize(init);
-    x.resize(net.input_dim(), S);
-    y.resize(net.output_dim(), S);
-    RandomStream(seed, 1).fill_normal(x);
-    RandomStream(seed, 2).fill_normal(y);
-    Vec<double> u(S);
-    RandomStream(seed, 3).fill_uniform(u);
-    labels.resize(S);
-    for (Eigen::Index s = 0; s < S; ++s) labels[s] = int(std::floor(u[s] * double(net.output_dim())));
-    // Non-trivial running statistics, so that eval mode differs from train mode.
-    for (Eigen::Index l = 0; l < net.num_layers(); ++l)
-      if (net.has_batch_norm(l)) {
-        Vec<T> r(net.width(l + 1));
-        RandomStream(seed, 10 + std::uint64_t(l)).fill_uniform(r);
-        net.running_mean(l) = r.array() - T(0.5);
-        net.running_var(l) = r.array() * T(2) + T(0.5);
-      }
-    if (spec.batch_norm) {  // γ, β away from their init so their gradients are generic
-      for (Eigen::Index l = 0; l + 1 < net.num_layers(); ++l) {
-        RandomStream(seed, 20 + std::uint64_t(l)).fill_uniform(net.bn_scale(l));
-        net.bn_scale(l).array() += T(0.5);
-        RandomStream(seed, 30 + std::uint64_t(l)).fill_normal(net.bn_shift(l));
-      }
-    }
-  }
-  T loss(nn::MlpWorkspace<T>& ws, Mode mode) const {
-    return net.spec().loss == Loss::squared_error ? nn::loss(net, x, y, ws, mode) : nn::loss(net, x, labels, ws, mode);
-  }
-  T loss_and_gradient(Eigen::Ref<Vec<T>> g, nn::MlpWorkspace<T>& ws, Mode mode) const {
-    return net.spec().loss == Loss::squared_error ? nn::loss_and_gradient(net, x, y, g, ws, mode)
-                                                  : nn::loss_and_gradient(net, x, labels, g, ws, mode);
-  }
-};
-
-// Smallest |activation input| over the hidden layers: kinks of (leaky) ReLU must be further than
-// any finite-difference perturbation can move a pre-activation (≈ h · O(1)).
-template <class T>
-T min_abs_hidden_preactivation(const nn::Mlp<T>& net, const Mat<T>& x, nn::MlpWorkspace<T>& ws, Mode mode) {
-  Mat<T> f(net.output_dim(), x.cols());
-  nn::forward(net, x, f, ws, mode);
-  T m = std::numeric_limits<T>::infinity();
-  for (Eigen::Index l = 0; l + 1 < net.num_layers(); ++l)
-    m = std::min(m, ws.pre[std::size_t(l)].leftCols(x.cols()).cwiseAbs().minCoeff());
-  return m;
-}
-
-// Margin from kinks: a finite-difference step moves a pre-activation by about h·O(1) (6e-6 in double,
-// 5e-3 in float), so |pre-activation| must exceed a few times that for the derivative to be smooth.
-template <class T>
-T kink_margin() {
-  return std::is_same_v<T, double> ? T(1e-3) : T(3e-2);
-}
-
-// The first problem at or after `seed` whose hidden pre-activations all keep kink_margin away from
-// the ReLU kink (deterministic: the same seed is found on every machine).
-template <class T>
-Problem<T> kink_free_problem(const nn::MlpSpec& spec, Eigen::Index S, std::uint64_t seed, Mode mode) {
-  const bool kinked =
-      spec.hidden_activation == Activation::relu || spec.hidden_activation == Activation::leaky_relu;
-  for (int attempt = 0; attempt < 1000; ++attempt, seed += 1000003) {
-    Problem<T> p(spec, S, seed);
-    nn::MlpWorkspace<T> ws(p.net, S);
-    if (!kinked || min_abs_hidden_preactivation(p.net, p.x, ws, mode) > kink_margin<T>()) return p;
-  }
-  FAIL("no kink-free problem found");
-  return Problem<T>(spec, S, seed);
-}
-
-template <class T>
-T relative_error(const Eigen::Ref<const Mat<T>>& a, const Eigen::Ref<const Mat<T>>& b) {
-  return (a - b).norm() / std::max(b.norm(), std::numeric_limits<T>::min());
-}
-
-std::string describe(const nn::MlpSpec& s, Mode mode) {
-  return std::string(nn::to_string(s.hidden_activation)) + "/" + nn::to_string(s.output_activation) + "/" +
-         nn::to_string(s.loss) + (s.parameterization == Parameterization::ntk ? "/ntk" : "/standard") +
-         (s.batch_norm ? (mode == Mode::train ? "/bn-train" : "/bn-eval") : "");
-}
-
 // Reverse-mode gradient of the mean loss vs central differences of the loss, all coordinates.
 template <class T>
-void check_parameter_gradient(const nn::MlpSpec& spec, Mode mode, std::uint64_t seed) {
-  Problem<T> p = kink_free_problem<T>(spec, 7, seed, mode);
+void check_parameter_gradient(const Config& c, Mode mode, std::uint64_t seed) {
+  Problem<T> p = kink_free_problem<T>(c, 7, seed, mode);
   nn::MlpWorkspace<T> ws(p.net, 9);
-  CAPTURE(describe(spec, mode));
+  CAPTURE(describe(c, mode));
   Vec<T> g(p.net.num_parameters());
-  const T l0 = p.loss_and_gradient(g, ws, mode);
-  CHECK(l0 == doctest::Approx(double(p.loss(ws, mode))).epsilon(1e-6));
+  const T l0 = p.loss_and_gradient(p.net, g, ws, mode);
+  CHECK(l0 == doctest::Approx(double(p.loss(p.net, ws, mode))).epsilon(1e-6));
   const T h = Constants<T>::fd_step();
   Vec<T> fd(g.size());
   nn::Mlp<T> net = p.net;
-  for (Eigen::Index i = 0; i < g.size(); ++i) {
-    const T theta = p.net.parameters()[i];
-    p.net.parameters()[i] = theta + h;
-    const T lp = p.loss(ws, mode);
-    p.net.parameters()[i] = theta - h;
-    const T lm = p.loss(ws, mode);
-    p.net.parameters()[i] = theta;
+  for (Index i = 0; i < g.size(); ++i) {
+    const T theta = net.parameters()[i];
+    net.parameters()[i] = theta + h;
+    const T lp = p.loss(net, ws, mode);
+    net.parameters()[i] = theta - h;
+    const T lm = p.loss(net, ws, mode);
+    net.parameters()[i] = theta;
     fd[i] = (lp - lm) / (T(2) * h);
   }
   CHECK(relative_error<T>(g, fd) <= fd_tolerance<T>());
   CHECK(g.norm() > T(1e-3));  // the comparison is not between two zero vectors
-}
-
-std::vector<nn::MlpSpec> all_specs() {
-  std::vector<nn::MlpSpec> out;
-  for (Activation a : {Activation::relu, Activation::leaky_relu, Activation::erf, Activation::tanh, Activation::identity})
-    for (Parameterization p : {Parameterization::ntk, Parameterization::standard})
-      for (Loss loss : {Loss::squared_error, Loss::softmax_cross_entropy})
-        for (bool bn : {false, true}) {
-          nn::MlpSpec s{{4, 6, 5, 3}};
-          s.hidden_activation = a;
-          s.parameterization = p;
-          s.loss = loss;
-          s.batch_norm = bn;
-          s.sigma_w = 1.3;
-          s.sigma_b = 0.4;
-          s.leaky_relu_slope = 0.2;
-          s.standard_init = a == Activation::relu ? nn::StandardInit::he : nn::StandardInit::glorot;
-          out.push_back(s);
-        }
-  return out;
 }
 
 }  // namespace
@@ -176,7 +49,7 @@ TEST_CASE("forward pass equals an independent per-sample computation") {
       spec.batch_norm = bn;
       spec.sigma_w = 1.7;
       spec.sigma_b = 0.3;
-      Problem<double> p(spec, 5, 11);
+      Problem<double> p(Config{spec}, 5, 11);
       nn::MlpWorkspace<double> ws(p.net, 5);
       Mat<double> f(2, 5);
       nn::forward(p.net, p.x, f, ws, mode);
@@ -213,78 +86,74 @@ TEST_CASE("forward pass equals an independent per-sample computation") {
 }
 
 TEST_CASE("losses follow the ½ mean squared-error and mean cross-entropy conventions") {
-  nn::MlpSpec spec{{3, 5, 4}};
-  Problem<double> p(spec, 6, 5);
+  Problem<double> p(Config{nn::MlpSpec{{3, 5, 4}}}, 6, 5);
   nn::MlpWorkspace<double> ws(p.net, 6);
   Mat<double> f(4, 6);
   nn::forward(p.net, p.x, f, ws, Mode::eval);
-  CHECK(nn::loss(p.net, p.x, p.y, ws) == doctest::Approx(0.5 * (f - p.y).squaredNorm() / 6).epsilon(1e-14));
-  spec.loss = Loss::softmax_cross_entropy;
-  nn::Mlp<double> net(spec);
-  net.parameters() = p.net.parameters();
+  CHECK(nn::loss(p.net, nn::SquaredError(p.y), p.x, ws) ==
+        doctest::Approx(0.5 * (f - p.y).squaredNorm() / 6).epsilon(1e-14));
   double ce = 0;
   for (int s = 0; s < 6; ++s) ce += std::log(f.col(s).array().exp().sum()) - f(p.labels[s], s);
-  CHECK(nn::loss(net, p.x, p.labels, ws) == doctest::Approx(ce / 6).epsilon(1e-13));
+  CHECK(nn::loss(p.net, nn::SoftmaxCrossEntropy(p.labels), p.x, ws) == doctest::Approx(ce / 6).epsilon(1e-13));
+  // The returning forms compute the same values.
+  CHECK(nn::loss(p.net, nn::SoftmaxCrossEntropy(p.labels), p.x) == doctest::Approx(ce / 6).epsilon(1e-13));
+  CHECK(nn::forward(p.net, p.x) == f);
 }
 
 TEST_CASE("parameter gradient equals central differences (double, every configuration)") {
   std::uint64_t seed = 100;
-  for (const nn::MlpSpec& s : all_specs()) {
-    check_parameter_gradient<double>(s, Mode::train, ++seed);
-    if (s.batch_norm) check_parameter_gradient<double>(s, Mode::eval, ++seed);
+  for (const Config& c : configs()) {
+    check_parameter_gradient<double>(c, Mode::train, ++seed);
+    if (c.spec.batch_norm) check_parameter_gradient<double>(c, Mode::eval, ++seed);
   }
-  nn::MlpSpec out_tanh{{5, 4, 3}};
-  out_tanh.output_activation = Activation::tanh;
+  Config out_tanh{nn::MlpSpec{{5, 4, 3}}};
+  out_tanh.spec.output_activation = Activation::tanh;
   check_parameter_gradient<double>(out_tanh, Mode::train, 7);
 }
 
 TEST_CASE_TEMPLATE("parameter gradient equals central differences (float and double)", T, float, double) {
   std::uint64_t seed = 500;
-  for (const nn::MlpSpec& s : all_specs())
-    if (s.parameterization == Parameterization::ntk) check_parameter_gradient<T>(s, Mode::train, ++seed);
+  for (const Config& c : configs())
+    if (c.spec.parameterization == Parameterization::ntk) check_parameter_gradient<T>(c, Mode::train, ++seed);
 }
 
 TEST_CASE("float gradient agrees with the double gradient of the same network") {
   nn::MlpSpec spec{{6, 8, 8, 3}};
   spec.batch_norm = true;
-  spec.loss = Loss::softmax_cross_entropy;
-  Problem<double> p(spec, 10, 3);
+  Problem<double> p(Config{spec, LossKind::cross_entropy}, 10, 3);
   nn::Mlp<float> nf = p.net.cast<float>();
   nn::MlpWorkspace<double> wd(p.net, 10);
   nn::MlpWorkspace<float> wf(nf, 10);
   Vec<double> gd(p.net.num_parameters());
   Vec<float> gf(nf.num_parameters());
-  nn::loss_and_gradient(p.net, p.x, p.labels, gd, wd);
+  nn::loss_and_gradient(p.net, nn::SoftmaxCrossEntropy(p.labels), p.x, gd, wd);
   const Mat<float> xf = p.x.cast<float>();
-  nn::loss_and_gradient(nf, xf, p.labels, gf, wf);
+  nn::loss_and_gradient(nf, nn::SoftmaxCrossEntropy(p.labels), xf, gf, wf);
   // float rounding (ε ≈ 6e-8) through a depth-3 network with batch norm: ~1e-6 relative.
   CHECK(relative_error<double>(gf.cast<double>(), gd) < 1e-4);
 }
 
 TEST_CASE_TEMPLATE("input gradient and output VJPs equal central differences", T, float, double) {
   std::uint64_t seed = 900;
-  for (const nn::MlpSpec& s : all_specs()) {
-    if (s.parameterization != Parameterization::ntk) continue;
+  for (const Config& c : configs()) {
+    if (c.spec.parameterization != Parameterization::ntk) continue;
     for (Mode mode : {Mode::train, Mode::eval}) {
-      if (!s.batch_norm && mode == Mode::eval) continue;
-      Problem<T> p = kink_free_problem<T>(s, 5, ++seed, mode);
-      CAPTURE(describe(s, mode));
+      if (!c.spec.batch_norm && mode == Mode::eval) continue;
+      Problem<T> p = kink_free_problem<T>(c, 5, ++seed, mode);
+      CAPTURE(describe(c, mode));
       nn::MlpWorkspace<T> ws(p.net, 5);
       const T h = Constants<T>::fd_step();
       // dL/dX
       Mat<T> gx(p.net.input_dim(), 5);
-      if (s.loss == Loss::squared_error)
-        nn::loss_input_gradient(p.net, p.x, p.y, gx, ws, mode);
-      else
-        nn::loss_input_gradient(p.net, p.x, p.labels, gx, ws, mode);
+      p.with_loss([&](const auto& loss) { return nn::loss_input_gradient(p.net, loss, p.x, gx, ws, mode); });
       Mat<T> fdx(gx.rows(), gx.cols());
       Problem<T> q = p;
       for (Eigen::Index j = 0; j < gx.size(); ++j) {
         const T v = p.x(j);
         q.x(j) = v + h;
-        const T lp = q.loss(ws, mode);
+        const T lp = q.loss(q.net, ws, mode);
         q.x(j) = v - h;
-        const T lm = q.loss(ws, mode);
+        const T lm = q.loss(q.net, ws, mode);
         q.x(j) = v;
         fdx(j) = (lp - lm) / (T(2) * h);
       }
@@ -331,8 +200,7 @@ TEST_CASE("initialisation: NTK draws N(0,1); standard draws He/Glorot weights an
   nn::MlpSpec spec{{200, 300, 50}};
   spec.batch_norm = true;
   nn::Mlp<double> net(spec);
-  RandomStream rs(42, 0);
-  net.initialize(rs);
+  net.initialize(RandomStream(42, 0));
   // Sample mean of n i.i.d. N(0, σ²) has sd σ/√n; sample variance has sd ≈ σ²√(2/n). Bounds: 5 sd.
   auto check_normal = [](const Eigen::Ref<const Eigen::VectorXd>& v, double var) {
     const double n = double(v.size());
@@ -390,12 +258,12 @@ TEST_CASE("running statistics: exponential average of batch mean and unbiased ba
   nn::MlpSpec spec{{3, 4, 2}};
   spec.batch_norm = true;
   spec.batch_norm_momentum = 0.25;
-  Problem<double> p(spec, 6, 8);
+  Problem<double> p(Config{spec}, 6, 8);
   const Eigen::VectorXd rm0 = p.net.running_mean(0), rv0 = p.net.running_var(0);
   nn::MlpWorkspace<double> ws(p.net, 6);
   Eigen::VectorXd g(p.net.num_parameters());
   CHECK_THROWS_AS(nn::update_batch_norm_statistics(p.net, ws), sgdsde::invalid_argument);
-  nn::loss_and_gradient(p.net, p.x, p.y, g, ws);
+  nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x, g, ws);
   CHECK(p.net.running_mean(0) == rm0);  // the gradient does not touch the buffers
   nn::update_batch_norm_statistics(p.net, ws);
   const Eigen::MatrixXd a =
@@ -413,17 +281,18 @@ TEST_CASE("running statistics: exponential average of batch mean and unbiased ba
 }
 
 TEST_CASE("diverged parameters give a non_finite outcome, not a silent NaN") {
-  nn::MlpSpec spec{{3, 4, 2}};
-  Problem<double> p(spec, 4, 2);
+  Problem<double> p(Config{nn::MlpSpec{{3, 4, 2}}}, 4, 2);
   nn::MlpWorkspace<double> ws(p.net, 4);
   Eigen::VectorXd g(p.net.num_parameters());
-  double l = nn::loss_and_gradient(p.net, p.x, p.y, g, ws);
+  double l = nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x, g, ws);
   CHECK(nn::gradient_outcome(l, g).ok());
+  CHECK(nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x).outcome.ok());
   p.net.weights(1)(0, 0) = std::numeric_limits<double>::infinity();
-  l = nn::loss_and_gradient(p.net, p.x, p.y, g, ws);
+  l = nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x, g, ws);
   const Outcome o = nn::gradient_outcome(l, g);
   CHECK(o.status == Status::non_finite);
   CHECK(!o.ok());
+  CHECK(nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x).outcome.status == Status::non_finite);
   g.setZero();
   g[5] = std::numeric_limits<double>::quiet_NaN();
   const Outcome o2 = nn::gradient_outcome(1.0, g);
@@ -433,7 +302,6 @@ TEST_CASE("diverged parameters give a non_finite outcome, not a silent NaN") {
 
 TEST_CASE("softmax cross-entropy is stable for huge logits") {
   nn::MlpSpec spec{{2, 3}};
-  spec.loss = Loss::softmax_cross_entropy;
   spec.hidden_activation = Activation::identity;
   spec.parameterization = Parameterization::standard;
   nn::Mlp<double> net(spec);
@@ -444,7 +312,7 @@ TEST_CASE("softmax cross-entropy is stable for huge logits") {
   Eigen::VectorXi y(1);
   y << 1;
   Eigen::VectorXd g(net.num_parameters());
-  const double l = nn::loss_and_gradient(net, x, y, g, ws);
+  const double l = nn::loss_and_gradient(net, nn::SoftmaxCrossEntropy(y), x, g, ws);
   // log(e^1000 + e^999 + 1) − 999 = 1 + log(1 + e^{-1} + e^{-1000}) exactly to double precision.
   CHECK(l == doctest::Approx(1.0 + std::log1p(std::exp(-1.0))).epsilon(1e-14));
   CHECK(g.allFinite());
@@ -452,60 +320,144 @@ TEST_CASE("softmax cross-entropy is stable for huge logits") {
 
 TEST_CASE("bad arguments throw invalid_argument") {
   nn::MlpSpec spec{{3, 4, 2}};
-  Problem<double> p(spec, 4, 1);
+  Problem<double> p(Config{spec}, 4, 1);
   nn::MlpWorkspace<double> ws(p.net, 4);
   Eigen::VectorXd g(p.net.num_parameters());
-  Eigen::MatrixXd wrong_width(5, 4), empty(3, 0), too_many(3, 5);
+  const nn::SquaredError se(p.y);
+  Eigen::MatrixXd wrong_width(5, 4), empty(3, 0), too_many(3, 5), y0(2, 0), y5 = Eigen::MatrixXd::Zero(2, 5);
   wrong_width.setZero();
   too_many.setZero();
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, wrong_width, p.y, g, ws), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, empty, Eigen::MatrixXd(2, 0), g, ws), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, too_many, Eigen::MatrixXd::Zero(2, 5), g, ws),
-                  sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, se, wrong_width, g, ws), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, nn::SquaredError(y0), empty, g, ws), sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(p.net, nn::SquaredError(y5), too_many, g, ws),
+                       doctest::Contains("max_batch"), sgdsde::invalid_argument);
   Eigen::MatrixXd bad = p.x;
   bad(1, 2) = std::nan("");
-  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(p.net, bad, p.y, g, ws),
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(p.net, se, bad, g, ws),
                        doctest::Contains("argument 'inputs' is non-finite at (1, 2)"), sgdsde::invalid_argument);
   bad(1, 2) = std::numeric_limits<double>::infinity();
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, bad, p.y, g, ws), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, p.x, Eigen::MatrixXd(p.y.topRows(1)), g, ws), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, se, bad, g, ws), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, nn::SquaredError(p.y.topRows(1)), p.x, g, ws),
+                  sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, nn::SquaredError(p.y.leftCols(3)), p.x, g, ws),
+                  sgdsde::invalid_argument);
+  Eigen::MatrixXd y_nan = p.y;
+  y_nan(0, 1) = std::nan("");
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(p.net, nn::SquaredError(y_nan), p.x, g, ws),
+                       doctest::Contains("targets"), sgdsde::invalid_argument);
   Eigen::VectorXd short_g(3);
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, p.x, p.y, short_g, ws), sgdsde::invalid_argument);
-  // Labels with a squared-error network, and out-of-range labels with a cross-entropy network.
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, p.x, p.labels, g, ws), sgdsde::invalid_argument);
-  spec.loss = Loss::softmax_cross_entropy;
-  nn::Mlp<double> ce(spec);
-  Eigen::VectorXi labels(4);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, se, p.x, short_g, ws), sgdsde::invalid_argument);
+  // Out-of-range or missing labels; cross-entropy on a single output.
+  Labels labels(4);
   labels << 0, 1, 2, 1;
-  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(ce, p.x, labels, g, ws), doctest::Contains("label 2 at sample 2"),
-                       sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(p.net, nn::SoftmaxCrossEntropy(labels), p.x, g, ws),
+                       doctest::Contains("label 2 at sample 2"), sgdsde::invalid_argument);
   labels[2] = -1;
-  CHECK_THROWS_AS(nn::loss_and_gradient(ce, p.x, labels, g, ws), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::loss_and_gradient(ce, p.x, Eigen::VectorXi::Zero(3), g, ws), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::loss_and_gradient(ce, p.x, p.y, g, ws), sgdsde::invalid_argument);
-  // A workspace of another network, bad specs, bad workspace size.
-  nn::Mlp<double> other(nn::MlpSpec{{3, 5, 2}});
-  nn::MlpWorkspace<double> other_ws(other, 4);
-  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, p.x, p.y, g, other_ws), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, nn::SoftmaxCrossEntropy(labels), p.x, g, ws),
+                  sgdsde::invalid_argument);
+  labels[2] = 0;
+  CHECK_THROWS_AS(nn::loss_and_gradient(p.net, nn::SoftmaxCrossEntropy(labels.head(3)), p.x, g, ws),
+                  sgdsde::invalid_argument);
+  CHECK_NOTHROW(nn::loss_and_gradient(p.net, nn::SoftmaxCrossEntropy(labels), p.x, g, ws));
+  nn::Mlp<double> one({3, 1});
+  nn::MlpWorkspace<double> ws1(one, 4);
+  Eigen::VectorXd g1(one.num_parameters());
+  const Labels zeros = Labels::Zero(4);
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(one, nn::SoftmaxCrossEntropy(zeros), p.x, g1, ws1),
+                       doctest::Contains(">= 2 outputs"), sgdsde::invalid_argument);
+  // Bad specs and workspace sizes.
   CHECK_THROWS_AS(nn::MlpWorkspace<double>(p.net, 0), sgdsde::invalid_argument);
   CHECK_THROWS_AS(nn::Mlp<double>(nn::MlpSpec{{3}}), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(nn::Mlp<double>(nn::MlpSpec{{3, 0, 2}}), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(nn::Mlp<double>({3, 0, 2}), sgdsde::invalid_argument);
   nn::MlpSpec neg{{3, 2}};
   neg.sigma_w = -1;
   CHECK_THROWS_AS(nn::Mlp<double>{neg}, sgdsde::invalid_argument);
-  neg.sigma_w = 1;
-  neg.loss = Loss::softmax_cross_entropy;
-  neg.widths = {3, 1};
-  CHECK_THROWS_AS(nn::Mlp<double>{neg}, sgdsde::invalid_argument);
   // Outputs of the wrong shape; the caller's arrays are untouched by a failed call.
   Eigen::MatrixXd f(2, 3);
-  CHECK_THROWS_AS(nn::forward(p.net, p.x, f, ws), sgdsde::invalid_argument);
   const Eigen::VectorXd before = p.net.parameters();
+  CHECK_THROWS_AS(nn::forward(p.net, p.x, f, ws), sgdsde::invalid_argument);
   CHECK(p.net.parameters() == before);
 }
 
-// Every member of the class templates compiles for both scalars.
-template class sgdsde::nn::Mlp<float>;
-template class sgdsde::nn::Mlp<double>;
-template struct sgdsde::nn::MlpWorkspace<float>;
-template struct sgdsde::nn::MlpWorkspace<double>;
+TEST_CASE("a workspace made for another network is a named error, not a crash") {
+  // Regression: a batch-norm network with a workspace built without batch norm used to segfault in
+  // loss_and_gradient, forward and per_sample_gradients (the batch-norm buffers were empty).
+  nn::MlpSpec plain{{3, 4, 2}}, with_bn = plain, wider{{3, 5, 2}};
+  with_bn.batch_norm = true;
+  Problem<double> bn(Config{with_bn}, 4, 3), pl(Config{plain}, 4, 3);
+  const nn::Mlp<double> other(wider);
+  nn::MlpWorkspace<double> ws_plain(pl.net, 4), ws_bn(bn.net, 4), ws_wide(other, 4), ws_small(bn.net, 3);
+  nn::TangentWorkspace<double> tw_plain(pl.net, 4), tw_bn(bn.net, 4);
+  const nn::SquaredError se(bn.y);
+  Eigen::VectorXd g(bn.net.num_parameters()), hv(g.size()), v = Eigen::VectorXd::Ones(g.size());
+  Eigen::MatrixXd f(2, 4), G(g.size(), 4), J(8, g.size()), gx(3, 4);
+  const auto named = doctest::Contains("without batch norm");
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(bn.net, se, bn.x, g, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::forward(bn.net, bn.x, f, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::per_sample_gradients(bn.net, se, bn.x, G, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss(bn.net, se, bn.x, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss_input_gradient(bn.net, se, bn.x, gx, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::output_jacobian(bn.net, bn.x, J, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::update_batch_norm_statistics(bn.net, ws_plain), named, sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::hessian_vector_product(bn.net, se, bn.x, v, hv, tw_plain), named,
+                       sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::jvp(bn.net, bn.x, v, Eigen::MatrixXd(), f, f, tw_plain), named, sgdsde::invalid_argument);
+  // The other way round, other widths, and too small a batch.
+  Eigen::VectorXd gp(pl.net.num_parameters());
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(pl.net, nn::SquaredError(pl.y), pl.x, gp, ws_bn),
+                       doctest::Contains("with batch norm"), sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(bn.net, se, bn.x, g, ws_wide), doctest::Contains("other widths"),
+                       sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::loss_and_gradient(bn.net, se, bn.x, g, ws_small), doctest::Contains("max_batch"),
+                       sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::per_sample_gradients(bn.net, se, bn.x, G, ws_small), doctest::Contains("max_batch"),
+                       sgdsde::invalid_argument);
+  // The matching workspaces work.
+  CHECK_NOTHROW(nn::loss_and_gradient(bn.net, se, bn.x, g, ws_bn));
+  CHECK_NOTHROW(nn::hessian_vector_product(bn.net, se, bn.x, v, hv, tw_bn));
+}
+
+TEST_CASE("first-program constructors and returning forms") {
+  // Mlp from widths, initialised from a temporary stream: the same draws as from a named stream.
+  nn::Mlp<double> net({5, 32, 1});
+  net.initialize(RandomStream(2));
+  nn::Mlp<double> again(nn::MlpSpec{{5, 32, 1}});
+  RandomStream named(2);
+  again.initialize(named);
+  CHECK(net.parameters() == again.parameters());
+  CHECK(net.spec().hidden_activation == Activation::relu);
+  CHECK(net.spec().parameterization == Parameterization::ntk);
+  nn::Mlp<float> standard({4, 3}, Activation::tanh, Parameterization::standard);
+  CHECK(standard.spec().parameterization == Parameterization::standard);
+  // Returning forms equal the write-into forms (same arithmetic: bitwise equal).
+  Problem<double> p(Config{nn::MlpSpec{{3, 6, 2}}}, 5, 4);
+  nn::MlpWorkspace ws(p.net, 5);  // Scalar deduced
+  Eigen::VectorXd g(p.net.num_parameters());
+  const double l = nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x, g, ws);
+  const auto r = nn::loss_and_gradient(p.net, nn::SquaredError(p.y), p.x);
+  CHECK(r.loss == l);
+  CHECK(r.gradient == g);
+  // A loss over a block of the data equals the loss over a copy of that block.
+  const Eigen::MatrixXd y3 = p.y.leftCols(3), x3 = p.x.leftCols(3);
+  CHECK(nn::loss(p.net, nn::SquaredError(p.y.leftCols(3)), p.x.leftCols(3)) ==
+        nn::loss(p.net, nn::SquaredError(y3), x3));
+  const Labels lab3 = p.labels.head(3);
+  CHECK(nn::loss(p.net, nn::SoftmaxCrossEntropy(p.labels.head(3)), x3) ==
+        nn::loss(p.net, nn::SoftmaxCrossEntropy(lab3), x3));
+}
+
+TEST_CASE_TEMPLATE("accuracy is the fraction of argmax hits", T, float, double) {
+  // Identity network f = x on 3 classes: the argmax of each column is known by construction.
+  nn::Mlp<T> net({3, 3}, Activation::identity, Parameterization::standard);
+  net.weights(0).setIdentity();
+  Mat<T> x(3, 5);
+  x << 1, 0, 0, 2, 0,  //
+      0, 1, 0, 1, 3,   //
+      0, 0, 1, 0, 1;
+  Labels y(5);
+  y << 0, 1, 1, 0, 2;  // hits: samples 0, 1, 3
+  CHECK(nn::accuracy(net, x, y) == doctest::Approx(3.0 / 5.0));
+  const Dataset<T> data = classification_data(x, y, 3);
+  CHECK(nn::accuracy(net, data) == doctest::Approx(3.0 / 5.0));
+  CHECK_THROWS_AS(nn::accuracy(net, x, y.head(4).eval()), sgdsde::invalid_argument);
+}

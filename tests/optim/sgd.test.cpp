@@ -11,8 +11,8 @@
 #include <doctest/doctest.h>
 
 using sgdsde::RandomStream;
-using sgdsde::Sgd;
-using sgdsde::SgdOptions;
+using sgdsde::optim::Sgd;
+using sgdsde::optim::SgdOptions;
 
 namespace {
 template <class T>
@@ -31,9 +31,9 @@ TEST_CASE_TEMPLATE("plain SGD and weight decay match θ ← (1 − ηλ)θ − �
   star << T(1), T(-1), T(0.25);
   theta << T(0.3), T(0.7), T(-2);
   for (T lambda : {T(0), T(0.1)}) {
-    SgdOptions<T> o;
-    o.weight_decay = lambda;
-    Sgd<T> sgd(3, o, RandomStream(0));
+    SgdOptions o;
+    o.weight_decay = double(lambda);
+    Sgd<T> sgd(3, o);  // no noise: no stream needed
     Vec<T> a = theta;
     // reference: each coordinate, by hand, for a changing η
     std::vector<T> b = {theta[0], theta[1], theta[2]};
@@ -55,10 +55,10 @@ TEST_CASE_TEMPLATE("momentum matches the two-step form θ_{k+1} = θ_k − η d_
   star << T(0.5), T(2);
   theta << T(-1), T(1);
   const T eta = T(0.05), mu = T(0.9), lambda = T(0.01);
-  SgdOptions<T> o;
-  o.momentum = mu;
-  o.weight_decay = lambda;
-  Sgd<T> sgd(2, o, RandomStream(0));
+  SgdOptions o;
+  o.momentum = 0.9;  // the same μ and λ as above, converted to T by Sgd
+  o.weight_decay = 0.01;
+  Sgd<T> sgd(2, o);
   Vec<T> a = theta, prev = theta, cur = theta;
   for (long k = 0; k < 6; ++k) {
     sgd.step(k, eta, a, quad_grad<T>(a, h, star));
@@ -80,7 +80,7 @@ TEST_CASE_TEMPLATE("gradient descent on a quadratic converges at rate |1 − η 
   star << T(1), T(2), T(3);
   theta.setZero();
   const T eta = T(0.3);
-  Sgd<T> sgd(3, SgdOptions<T>{}, RandomStream(0));
+  Sgd<T> sgd(3);
   for (long k = 0; k < 50; ++k) sgd.step(k, eta, theta, quad_grad<T>(theta, h, star));
   for (int i = 0; i < 3; ++i) {
     using std::pow;
@@ -95,9 +95,9 @@ TEST_CASE_TEMPLATE("injected noise has variance σ²η²/M per coordinate and st
   // and the lag-one correlation of increments (SE 1/√n) — a 1-in-a-million false alarm each.
   const Eigen::Index p = 500;
   const long steps = 200;
-  SgdOptions<T> o;
-  o.noise_sigma = T(0.8);
-  o.noise_batch = T(4);
+  SgdOptions o;
+  o.noise_sigma = 0.8;
+  o.noise_batch = 4;
   const T eta = T(0.5);
   const double s = 0.8 * 0.5 / 2.0;
   Sgd<T> sgd(p, o, RandomStream(31, 7));
@@ -124,8 +124,18 @@ TEST_CASE_TEMPLATE("injected noise has variance σ²η²/M per coordinate and st
 }
 
 TEST_CASE("Sgd rejects bad input") {
-  SgdOptions<double> o;
+  SgdOptions o;
   CHECK_THROWS_AS(Sgd<double>(0, o, RandomStream(0)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(Sgd<double>(0), sgdsde::invalid_argument);
+  o.noise_sigma = 0.5;  // injected noise needs a stream
+  CHECK_THROWS_AS(Sgd<double>(2, o), sgdsde::invalid_argument);
+  try {
+    Sgd<double> bad(2, o);
+  } catch (const sgdsde::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("noise_stream") != std::string::npos);
+  }
+  CHECK_NOTHROW(Sgd<double>(2, o, RandomStream(0)));
+  o = {};
   o.momentum = 1.0;
   CHECK_THROWS_AS(Sgd<double>(2, o, RandomStream(0)), sgdsde::invalid_argument);
   o = {};
@@ -137,7 +147,7 @@ TEST_CASE("Sgd rejects bad input") {
   o = {};
   o.noise_batch = 0;
   CHECK_THROWS_AS(Sgd<double>(2, o, RandomStream(0)), sgdsde::invalid_argument);
-  Sgd<double> sgd(2, SgdOptions<double>{}, RandomStream(0));
+  Sgd<double> sgd(2);
   Eigen::VectorXd theta = Eigen::VectorXd::Ones(2), g = Eigen::VectorXd::Ones(2);
   CHECK_THROWS_AS(sgd.step(0, 0.0, theta, g), sgdsde::invalid_argument);
   CHECK_THROWS_AS(sgd.step(0, -1.0, theta, g), sgdsde::invalid_argument);

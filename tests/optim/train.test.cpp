@@ -1,17 +1,19 @@
 // Tests for sgdsde/optim/train.hpp on problems without a network: gradient descent on a quadratic
-// against its closed form, minibatch SGD on linear regression against a hand-written loop, the
-// divergence and non-finite outcomes naming the step (η·λ_max > 2), curve recording, and bad input.
+// against its closed form, minibatch SGD with momentum on linear regression against a hand-written loop
+// for the three samplers, injected noise from the one seed, epochs as a stopping criterion, observers,
+// the divergence and non-finite outcomes naming the step (η·λ_max > 2), and bad input.
 #include "sgdsde/optim/train.hpp"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "sgdsde/core/scalar.hpp"
-#include "sgdsde/data/synthetic.hpp"
 
 using sgdsde::RandomStream;
+using namespace sgdsde::optim;
 
 namespace {
 
@@ -56,6 +58,16 @@ struct LinearRegressionProblem {
   }
 };
 
+/// y_n = x_nᵀθ* + 0.3 ε_n with x_n, ε_n standard normal (seeded).
+template <class T>
+LinearRegressionProblem<T> linear_regression(Eigen::Index n, const Vec<T>& star, std::uint64_t seed) {
+  LinearRegressionProblem<T> p{Mat<T>(star.size(), n), Vec<T>(n)};
+  RandomStream(seed, 0).normal_at(0, p.x);
+  RandomStream(seed, 1).normal_at(0, p.y);
+  p.y = p.x.transpose() * star + T(0.3) * p.y;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("train: gradient descent on a quadratic follows θ_k − θ* = (1 − ηh)^k (θ_0 − θ*)", T, float,
@@ -65,52 +77,160 @@ TEST_CASE_TEMPLATE("train: gradient descent on a quadratic follows θ_k − θ* 
   q.h << T(1.5), T(0.5), T(0.1);
   q.star = Vec<T>::Constant(3, T(1));
   const Vec<T> theta0 = Vec<T>::Zero(3);
-  sgdsde::TrainOptions<T> o;
+  TrainOptions o;
   o.steps = 40;
-  o.learning_rate = sgdsde::ConstantSchedule<T>(T(0.8));
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(4);
-  const auto r = sgdsde::train(q, theta0, o, RandomStream(1), RandomStream(2));
+  o.learning_rate = 0.8;
+  o.sampler = sgdsde::shuffled_epochs(4);
+  const auto r = train(q, theta0, o);
   REQUIRE(r.outcome.ok());
   CHECK(r.steps == 40);
   CHECK(theta0 == Vec<T>::Zero(3));  // the caller's θ₀ is untouched
   for (int i = 0; i < 3; ++i) {
     using std::pow;
     const T expected = T(1) - pow(T(1) - T(0.8) * q.h[i], T(40));
-    CHECK(r.theta[i] == doctest::Approx(expected).epsilon(100 * sgdsde::Constants<T>::epsilon()));
+    CHECK(r.parameters[i] == doctest::Approx(expected).epsilon(100 * sgdsde::Constants<T>::epsilon()));
   }
 }
 
-TEST_CASE_TEMPLATE("train: minibatch SGD with momentum equals a hand-written loop, both samplers", T, float,
+TEST_CASE_TEMPLATE("train: minibatch SGD with momentum equals a hand-written loop, all three samplers", T, float,
                    double) {
   Vec<T> star(3);
   star << T(1), T(-0.5), T(2);
-  const auto data = sgdsde::noisy_linear_regression<T>(RandomStream(3, 0), 64, star, T(0.3));
-  LinearRegressionProblem<T> prob{data.inputs, data.targets.row(0).transpose()};
-  const sgdsde::CyclicSchedule<T> lr(T(0.01), T(0.05), 7);
-  for (auto sampling : {sgdsde::SamplerKind::with_replacement, sgdsde::SamplerKind::shuffled_epochs}) {
-    sgdsde::TrainOptions<T> o;
+  auto prob = linear_regression<T>(64, star, 3);
+  const CyclicSchedule lr(0.01, 0.05, 7);
+  for (const sgdsde::Sampler sampler : {sgdsde::Sampler(sgdsde::with_replacement(8)),
+                                        sgdsde::Sampler(sgdsde::fresh_subset(8)),
+                                        sgdsde::Sampler(sgdsde::shuffled_epochs(8))}) {
+    CAPTURE(sgdsde::name_of(sampler));
+    TrainOptions o;
     o.steps = 30;
     o.learning_rate = lr;
-    o.batch_size = sgdsde::BatchSizeSchedule::constant(8);
-    o.sampling = sampling;
-    o.sgd.momentum = T(0.5);
+    o.sampler = sampler;
+    o.sgd.momentum = 0.5;
+    o.seed = 10;
     const Vec<T> theta0 = Vec<T>::Zero(3);
-    const auto r = sgdsde::train(prob, theta0, o, RandomStream(10, 1), RandomStream(10, 2));
+    const auto r = train(prob, theta0, o);
     REQUIRE(r.outcome.ok());
-    // reference: batches regenerated from (stream, k), gradient summed by hand, heavy ball written out
-    sgdsde::WithReplacementSampler iid(64, RandomStream(10, 1));
-    sgdsde::ShuffledEpochSampler shuffled(64, RandomStream(10, 1));
+    // reference: batches regenerated from (RandomStream(seed, 1), k), gradient summed by hand, heavy ball
+    // written out, η_k = T(lr(k))
+    sgdsde::BatchDrawer drawer(sampler, 64, RandomStream(10, 1));
     Vec<T> theta = theta0, v = Vec<T>::Zero(3);
     for (long k = 0; k < 30; ++k) {
-      const sgdsde::Batch b =
-          sampling == sgdsde::SamplerKind::with_replacement ? iid.batch(k, 8) : shuffled.batch(k, 8);
+      const sgdsde::Batch b = drawer.batch(k);
       Vec<T> g = Vec<T>::Zero(3);
-      for (auto n : b) g += (data.inputs.col(n).dot(theta) - data.targets(0, n)) * data.inputs.col(n) / T(8);
+      for (auto n : b) g += (prob.x.col(n).dot(theta) - prob.y[n]) * prob.x.col(n) / T(8);
       v = T(0.5) * v + g;
-      theta = theta - lr(k) * v;
+      theta = theta - T(lr(k)) * v;
     }
-    CHECK((r.theta - theta).norm() <= T(100) * sgdsde::Constants<T>::epsilon() * theta.norm());
+    CHECK((r.parameters - theta).norm() <= T(100) * sgdsde::Constants<T>::epsilon() * theta.norm());
   }
+}
+
+TEST_CASE("train: injected noise comes from RandomStream(seed, 2) and no stream is needed without it") {
+  QuadraticProblem<double> q;
+  q.h = Eigen::VectorXd::Constant(4, 1.0);
+  q.star = Eigen::VectorXd::Zero(4);
+  TrainOptions o;
+  o.steps = 5;
+  o.learning_rate = 0.1;
+  o.sampler = sgdsde::with_replacement(1);
+  o.sgd.noise_sigma = 0.7;
+  o.sgd.noise_batch = 2;
+  o.seed = 33;
+  const Eigen::VectorXd theta0 = Eigen::VectorXd::Ones(4);
+  const auto r = train(q, theta0, o);
+  REQUIRE(r.outcome.ok());
+  // reference: θ ← θ − η h(θ − θ*) + σ η/√M ξ_k, ξ_k the normals [4k, 4k + 4) of RandomStream(33, 2)
+  Eigen::VectorXd theta = theta0, xi(4);
+  for (long k = 0; k < 5; ++k) {
+    RandomStream(33, 2).normal_at(std::uint64_t(4 * k), xi);
+    theta = theta - 0.1 * theta + 0.7 * 0.1 / std::sqrt(2.0) * xi;
+  }
+  CHECK((r.parameters - theta).norm() <= 1e-14);
+  const auto same = train(q, theta0, o);
+  CHECK(same.parameters == r.parameters);  // reproducible from the seed alone
+  o.seed = 34;
+  CHECK((train(q, theta0, o).parameters - r.parameters).norm() > 1e-3);
+}
+
+TEST_CASE("train: epochs as the stopping criterion, epoch losses and observer calls") {
+  // N = 50 samples. Shuffled epochs of S = 8: ⌊50/8⌋ = 6 batches per epoch (2 samples dropped), so 3
+  // epochs are 18 updates. With replacement, S = 8: epoch e ends at the update where 8k ≥ 50e, i.e.
+  // k = ⌈50e/8⌉: 3 epochs are ⌈150/8⌉ = 19 updates.
+  Eigen::VectorXd star = Eigen::VectorXd::Ones(2);
+  auto prob = linear_regression<double>(50, star, 4);
+  for (bool shuffled : {true, false}) {
+    CAPTURE(shuffled);
+    TrainOptions o;
+    o.epochs = 3;
+    o.learning_rate = 0.05;
+    o.sampler = shuffled ? sgdsde::Sampler(sgdsde::shuffled_epochs(8)) : sgdsde::Sampler(sgdsde::with_replacement(8));
+    std::vector<long> ends, steps;
+    std::vector<double> losses;
+    double epoch_sum = 0;
+    long epoch_n = 0, finals = 0, total = 0;
+    const auto r = train(prob, Eigen::VectorXd::Zero(2), o, [&](const Progress<double>& p) {
+      total = p.total_steps;
+      if (p.done) {
+        ++finals;
+        return;
+      }
+      steps.push_back(p.step);
+      if (p.step == 0) {
+        CHECK(std::isnan(p.batch_loss));
+        return;
+      }
+      epoch_sum += p.batch_loss;
+      ++epoch_n;
+      CHECK(p.epoch_loss == doctest::Approx(epoch_sum / double(epoch_n)));
+      CHECK(p.epochs_seen == doctest::Approx(8.0 * double(p.step) / 50.0));
+      CHECK(p.parameters.size() == 2);
+      if (p.end_of_epoch) {
+        ends.push_back(p.step);
+        losses.push_back(p.epoch_loss);
+        CHECK(p.epoch == long(ends.size()));
+        epoch_sum = 0;
+        epoch_n = 0;
+      }
+    });
+    REQUIRE(r.outcome.ok());
+    const std::vector<long> expected_ends = shuffled ? std::vector<long>{6, 12, 18} : std::vector<long>{7, 13, 19};
+    CHECK(ends == expected_ends);
+    CHECK(r.steps == expected_ends.back());
+    CHECK(total == r.steps);
+    CHECK(r.epochs == 3);
+    CHECK(r.epoch_loss == losses);
+    CHECK(steps.size() == std::size_t(r.steps + 1));  // before the first update and after each
+    CHECK(finals == 1);
+    CHECK(r.epoch_loss.back() < r.epoch_loss.front());
+  }
+}
+
+TEST_CASE("train: every_epoch observers, an observer returning false stops training, progress_every prints") {
+  Eigen::VectorXd star = Eigen::VectorXd::Ones(2);
+  auto prob = linear_regression<double>(40, star, 5);
+  TrainOptions o;
+  o.epochs = 5;
+  o.learning_rate = 0.05;
+  o.sampler = sgdsde::shuffled_epochs(10);  // 4 updates per epoch
+  std::vector<long> at;
+  auto r = train(prob, Eigen::VectorXd::Zero(2), o, every_epoch([&](const auto& p) { at.push_back(p.step); }));
+  CHECK(at == std::vector<long>{4, 8, 12, 16, 20});
+  // stop after the second epoch
+  r = train(prob, Eigen::VectorXd::Zero(2), o, every_epoch([](const auto& p) { return p.epoch < 2; }));
+  CHECK(r.outcome.ok());
+  CHECK(r.steps == 8);
+  CHECK(r.epochs == 2);
+  CHECK(r.outcome.message.find("stopped by the observer") != std::string::npos);
+  // progress_every(0) prints every call: 1 + 20 + 1 lines
+  std::FILE* f = std::tmpfile();
+  REQUIRE(f != nullptr);
+  train(prob, Eigen::VectorXd::Zero(2), o, progress_every(0, f));
+  std::rewind(f);
+  int lines = 0;
+  for (int ch; (ch = std::fgetc(f)) != EOF;) lines += ch == '\n';
+  std::fclose(f);
+  CHECK(lines == 22);
 }
 
 TEST_CASE_TEMPLATE("train: η·λ_max > 2 on a quadratic diverges, and the outcome names the step", T, float,
@@ -122,29 +242,30 @@ TEST_CASE_TEMPLATE("train: η·λ_max > 2 on a quadratic diverges, and the outco
   q.h << T(3), T(1);
   q.star = Vec<T>::Zero(2);
   const Vec<T> theta0 = Vec<T>::Ones(2);
-  sgdsde::TrainOptions<T> o;
+  TrainOptions o;
   o.steps = 2000;
-  o.learning_rate = sgdsde::ConstantSchedule<T>(T(1));
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(1);
+  o.learning_rate = 1;
+  o.sampler = sgdsde::shuffled_epochs(1);
   o.loss_bound = 1e6;
-  auto r = sgdsde::train(q, theta0, o, RandomStream(1), RandomStream(2));
+  bool final_seen = false;
+  auto r = train(q, theta0, o, [&](const Progress<T>& p) { final_seen = final_seen || p.done; });
   CHECK(r.outcome.status == sgdsde::Status::diverged);
   CHECK(r.outcome.step == 10);
   CHECK(r.outcome.value == doctest::Approx(1.5 * 1048576.0));
   CHECK(r.outcome.message.find("step 10") != std::string::npos);
   CHECK(r.steps == 10);
-  CHECK(r.theta[0] == T(1024));
-  CHECK(r.theta[1] == T(0));
+  CHECK(r.parameters[0] == T(1024));
+  CHECK(r.parameters[1] == T(0));
+  CHECK(final_seen);
 
   // Without a bound the loss overflows: L_k = 1.5·4^k is first infinite when 4^k = 2^{2k} exceeds the
   // largest finite value, 2k ≥ 1024 (double) or 2k ≥ 128 (float).
   o.loss_bound = std::numeric_limits<double>::infinity();
-  r = sgdsde::train(q, theta0, o, RandomStream(1), RandomStream(2));
+  r = train(q, theta0, o);
   const long expected = std::is_same_v<T, double> ? 512 : 64;
   CHECK(r.outcome.status == sgdsde::Status::non_finite);
   CHECK(r.outcome.step == expected);
-  CHECK(r.theta.allFinite());
-  CHECK(r.curve.size() == 1);  // only the initial point: no point is recorded from a failed run's end
+  CHECK(r.parameters.allFinite());
 }
 
 TEST_CASE("train: a non-finite parameter after an update is reported and θ_k returned") {
@@ -152,91 +273,58 @@ TEST_CASE("train: a non-finite parameter after an update is reported and θ_k re
   QuadraticProblem<double> q;
   q.h = Eigen::VectorXd::Constant(1, 10.0);
   q.star = Eigen::VectorXd::Zero(1);
-  sgdsde::TrainOptions<double> o;
+  TrainOptions o;
   o.steps = 5;
-  o.learning_rate = sgdsde::ConstantSchedule<double>(1e308);
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(1);
-  const auto r = sgdsde::train(q, Eigen::VectorXd::Ones(1), o, RandomStream(1), RandomStream(2));
+  o.learning_rate = 1e308;
+  o.sampler = sgdsde::shuffled_epochs(1);
+  const auto r = train(q, Eigen::VectorXd::Ones(1), o);
   CHECK(r.outcome.status == sgdsde::Status::non_finite);
   CHECK(r.outcome.step == 0);
   CHECK(r.outcome.message.find("parameter 0") != std::string::npos);
   CHECK(r.steps == 0);
-  CHECK(r.theta[0] == 1.0);
-}
-
-TEST_CASE("train: curve points, observer calls and epoch accounting with a cyclic batch size") {
-  Eigen::VectorXd star = Eigen::VectorXd::Ones(2);
-  const auto data = sgdsde::noisy_linear_regression<double>(RandomStream(4), 50, star, 0.1);
-  LinearRegressionProblem<double> prob{data.inputs, data.targets.row(0).transpose()};
-  sgdsde::TrainOptions<double> o;
-  o.steps = 35;
-  o.record_every = 10;
-  o.learning_rate = sgdsde::ConstantSchedule<double>(0.05);
-  o.batch_size = sgdsde::BatchSizeSchedule::cyclic(2, 10, 4);
-  int calls = 0, evaluations = 0;
-  o.observer = [&](const sgdsde::CurvePoint&) { ++calls; };
-  o.evaluate = [&](const Eigen::VectorXd& theta) {
-    ++evaluations;
-    return sgdsde::Evaluation{(theta - star).squaredNorm(), 0.5};
-  };
-  const auto r = sgdsde::train(prob, Eigen::VectorXd::Zero(2), o, RandomStream(5), RandomStream(6));
-  REQUIRE(r.outcome.ok());
-  REQUIRE(r.curve.size() == 5);
-  const long steps[] = {0, 10, 20, 30, 35};
-  double seen = 0;
-  long k = 0;
-  for (int i = 0; i < 5; ++i) {
-    for (; k < steps[i]; ++k) seen += double(o.batch_size(k));
-    CHECK(r.curve[std::size_t(i)].step == steps[i]);
-    CHECK(r.curve[std::size_t(i)].epoch == doctest::Approx(seen / 50.0));
-    CHECK(r.curve[std::size_t(i)].evaluation.accuracy == 0.5);
-  }
-  CHECK(std::isnan(r.curve[0].mean_batch_loss));
-  CHECK(r.curve[4].batch_size == o.batch_size(34));
-  CHECK(r.curve[4].evaluation.loss == doctest::Approx((r.theta - star).squaredNorm()));
-  CHECK(r.curve[4].evaluation.loss < r.curve[0].evaluation.loss);
-  CHECK(calls == 5);
-  CHECK(evaluations == 5);
+  CHECK(r.parameters[0] == 1.0);
 }
 
 TEST_CASE("train rejects bad input") {
   Eigen::VectorXd star = Eigen::VectorXd::Ones(2);
-  const auto data = sgdsde::noisy_linear_regression<double>(RandomStream(4), 20, star, 0.1);
-  LinearRegressionProblem<double> prob{data.inputs, data.targets.row(0).transpose()};
+  auto prob = linear_regression<double>(20, star, 4);
   const Eigen::VectorXd theta0 = Eigen::VectorXd::Zero(2);
-  auto run = [&](const sgdsde::TrainOptions<double>& o, const Eigen::VectorXd& t0) {
-    return sgdsde::train(prob, t0, o, RandomStream(1), RandomStream(2));
-  };
-  sgdsde::TrainOptions<double> o;
+  auto run = [&](const TrainOptions& o, const Eigen::VectorXd& t0) { return train(prob, t0, o); };
+  TrainOptions o;
   o.steps = 3;
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(21);  // S > N
+  o.sampler = sgdsde::shuffled_epochs(21);  // S > N
   CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
-  o.batch_size = sgdsde::BatchSizeSchedule::cyclic(5, 25, 3);  // max S > N
+  o.sampler = sgdsde::fresh_subset(sgdsde::BatchSizeSchedule::cyclic(5, 25, 3));  // max S > N
   CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(5);
+  o.sampler = sgdsde::shuffled_epochs(5);
   CHECK_THROWS_AS(run(o, Eigen::VectorXd::Zero(3)), sgdsde::invalid_argument);
   CHECK_THROWS_AS(run(o, Eigen::VectorXd::Constant(2, std::nan(""))), sgdsde::invalid_argument);
   o.steps = -1;
   CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
+  o.steps = 0;  // neither steps nor epochs
+  CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
   o.steps = 3;
+  o.epochs = 2;  // both
+  CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
+  o.epochs = 0;
   o.sgd.momentum = -0.5;
   CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
   o.sgd = {};
   o.loss_bound = 0;
   CHECK_THROWS_AS(run(o, theta0), sgdsde::invalid_argument);
-  // η ≤ 0 cannot even be expressed as a schedule
-  CHECK_THROWS_AS(sgdsde::ConstantSchedule<double>(0.0), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(progress_every(-1), sgdsde::invalid_argument);
   // empty data
   LinearRegressionProblem<double> empty{Eigen::MatrixXd(2, 0), Eigen::VectorXd(0)};
   o = {};
   o.steps = 1;
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(1);
-  CHECK_THROWS_AS(sgdsde::train(empty, theta0, o, RandomStream(1), RandomStream(2)), sgdsde::invalid_argument);
+  o.sampler = sgdsde::with_replacement(1);
+  CHECK_THROWS_AS(train(empty, theta0, o), sgdsde::invalid_argument);
   try {
-    sgdsde::TrainOptions<double> bad;
+    TrainOptions bad;
     bad.steps = 1;
-    bad.batch_size = sgdsde::BatchSizeSchedule::constant(21);
+    bad.sampler = sgdsde::shuffled_epochs(21);
     run(bad, theta0);
+    FAIL("no exception");
   } catch (const sgdsde::invalid_argument& e) {
     const std::string m = e.what();
     CHECK(m.find("batch_size") != std::string::npos);
@@ -272,17 +360,17 @@ TEST_CASE("train: a problem's own parameter storage is used as the iterate, with
   QuadraticProblem<double> q;
   q.h = Eigen::VectorXd::Ones(2);
   q.star = Eigen::Vector2d(1, 2);
-  sgdsde::TrainOptions<double> o;
+  TrainOptions o;
   o.steps = 7;
-  o.learning_rate = sgdsde::ConstantSchedule<double>(0.3);
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(2);
+  o.learning_rate = 0.3;
+  o.sampler = sgdsde::shuffled_epochs(2);
   const Eigen::VectorXd theta0 = Eigen::Vector2d(-1, 0.5);
-  const auto a = sgdsde::train(sq, theta0, o, RandomStream(1), RandomStream(2));
-  const auto b = sgdsde::train(q, theta0, o, RandomStream(1), RandomStream(2));
+  const auto a = train(sq, theta0, o);
+  const auto b = train(q, theta0, o);
   REQUIRE(a.outcome.ok());
-  CHECK(a.theta == b.theta);
-  CHECK(sq.storage == a.theta);         // the storage holds the last iterate
-  CHECK(sq.calls_with_storage == 7);    // every gradient was taken at the storage itself (no copy)
+  CHECK(a.parameters == b.parameters);
+  CHECK(sq.storage == a.parameters);  // the storage holds the last iterate
+  CHECK(sq.calls_with_storage == 7);  // every gradient was taken at the storage itself (no copy)
   CHECK(theta0 == Eigen::Vector2d(-1, 0.5));
 }
 
@@ -290,14 +378,14 @@ TEST_CASE("train: a non-finite gradient stops training at that step") {
   // θ₀ goes 0 → 0.3 → 0.51 → 0.657 with η = 0.3 towards 1, so the gradient is NaN from step 2 (θ₀ > 0.5).
   StoredQuadratic sq;
   sq.nan_above = 0.5;
-  sgdsde::TrainOptions<double> o;
+  TrainOptions o;
   o.steps = 10;
-  o.learning_rate = sgdsde::ConstantSchedule<double>(0.3);
-  o.batch_size = sgdsde::BatchSizeSchedule::constant(1);
-  const auto r = sgdsde::train(sq, Eigen::VectorXd::Zero(2), o, RandomStream(1), RandomStream(2));
+  o.learning_rate = 0.3;
+  o.sampler = sgdsde::shuffled_epochs(1);
+  const auto r = train(sq, Eigen::VectorXd::Zero(2), o);
   CHECK(r.outcome.status == sgdsde::Status::non_finite);
   CHECK(r.outcome.step == 2);
   CHECK(r.outcome.message.find("gradient") != std::string::npos);
   CHECK(r.steps == 2);
-  CHECK(r.theta[0] == doctest::Approx(0.51));
+  CHECK(r.parameters[0] == doctest::Approx(0.51));
 }

@@ -24,3 +24,4 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer-build -G ${GENER
     -DCMAKE_BUILD_TYPE=Release -DCONSUME=${MODE} ${extra})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build)
 run(${WORK_DIR}/consumer-build/consumer)
+run(${CMAKE_COMMAND} -E chdir ${WORK_DIR}/consumer-build ${WORK_DIR}/consumer-build/consumer_idx)

@@ -10,7 +10,7 @@
 
 namespace {
 template <class Scalar>
-using Mat = sgdsde::EnsembleMatrix<Scalar>;
+using Mat = sgdsde::MatrixX<Scalar>;
 
 // Sample variance of the entries of x (known mean 0), in double.
 template <class D>
@@ -62,7 +62,7 @@ TEST_CASE_TEMPLATE("Brownian path and increments: a sub-range of paths gets the 
     part.value(T(k) / T(32), p);
     CHECK(p == w.middleCols(6, 4));
   }
-  const sgdsde::BrownianIncrements<T> iwhole(stream, 3, 10), ipart(stream, 3, 4, 6, 10);
+  const sgdsde::BrownianIncrements iwhole(stream, 3, 10), ipart(stream, 3, 4, 6, 10);
   for (long step : {0L, 1L, 17L}) {
     iwhole.increment(step, T(0), T(0.25), w);
     ipart.increment(step, T(0), T(0.25), p);
@@ -144,8 +144,8 @@ TEST_CASE_TEMPLATE("Brownian sources reject bad arguments", T, float, double) {
   CHECK_THROWS_WITH_AS(p.increment(T(0.5), T(0.25), out), doctest::Contains("'t'"), sgdsde::invalid_argument);
   CHECK_THROWS_WITH_AS(p.value(T(0.5), wrong), doctest::Contains("'out'"), sgdsde::invalid_argument);
   CHECK_NOTHROW(p.value(T(0.75), out));
-  CHECK_THROWS_WITH_AS(sgdsde::BrownianIncrements<T>(s, 1, 0), doctest::Contains("'paths'"),
+  CHECK_THROWS_WITH_AS(sgdsde::BrownianIncrements(s, 1, 0), doctest::Contains("'paths'"),
                        sgdsde::invalid_argument);
-  CHECK_THROWS_WITH_AS(sgdsde::BrownianIncrements<T>(s, 1, 3, 1, 2), doctest::Contains("'total_paths'"),
+  CHECK_THROWS_WITH_AS(sgdsde::BrownianIncrements(s, 1, 3, 1, 2), doctest::Contains("'total_paths'"),
                        sgdsde::invalid_argument);
 }

@@ -13,7 +13,7 @@
 
 namespace {
 
-using Mat = sgdsde::EnsembleMatrix<double>;
+using Mat = sgdsde::MatrixX<double>;
 using Ref = Eigen::Ref<Mat>;
 using CRef = const Eigen::Ref<const Mat>&;
 
@@ -22,12 +22,12 @@ constexpr double mu = 0.5, sigma = 0.4, horizon = 1.0;
 constexpr int coarsest = 4, finest = 10, paths = 4000, batches = 10;
 
 auto gbm_problem() {
-  return sgdsde::diagonal_noise_sde<double>(
+  return sgdsde::diagonal_noise_sde(
       1, [](double, CRef x, Ref f) { f = mu * x; }, [](double, CRef x, Ref g) { g = sigma * x; },
       [](double, CRef, Ref dg) { dg.setConstant(sigma); });
 }
 auto gbm_problem_without_derivative() {
-  return sgdsde::diagonal_noise_sde<double>(
+  return sgdsde::diagonal_noise_sde(
       1, [](double, CRef x, Ref f) { f = mu * x; }, [](double, CRef x, Ref g) { g = sigma * x; });
 }
 // Itô solution X_T = x0 exp((μ − σ²/2) T + σ W_T); Stratonovich X_T = x0 exp(μ T + σ W_T).
@@ -105,37 +105,37 @@ TEST_CASE("strong_error and weak_error are path means with standard errors") {
   Mat a(2, 3), b(2, 3);
   a << 1, 2, 3, 4, 5, 6;
   b << 1, 2, 0, 4, 1, 6;  // distances 0, 3, 4 per column
-  const sgdsde::ErrorEstimate s = sgdsde::strong_error<double>(a, b);
+  const sgdsde::ErrorEstimate s = sgdsde::strong_error(a, b);
   CHECK(s.value == doctest::Approx(7.0 / 3));
   // sample sd of {0, 3, 4}: mean 7/3, Σ(x−m)² = 49/9 + 4/9 + 25/9 = 78/9, var = 39/9
   CHECK(s.standard_error == doctest::Approx(std::sqrt(39.0 / 9 / 3)));
-  const sgdsde::ErrorEstimate w = sgdsde::weak_error<double>(a, b, [](const auto& x) { return x.sum(); });
+  const sgdsde::ErrorEstimate w = sgdsde::weak_error(a, b, [](const auto& x) { return x.sum(); });
   CHECK(w.value == doctest::Approx((0.0 + 4.0 + 3.0) / 3));  // column sums differ by 0, 4, 3
-  CHECK_THROWS_AS(sgdsde::strong_error<double>(a, b.leftCols(2)), sgdsde::invalid_argument);
-  CHECK_THROWS_AS(sgdsde::strong_error<double>(a.leftCols(1), b.leftCols(1)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(sgdsde::strong_error(a, b.leftCols(2)), sgdsde::invalid_argument);
+  CHECK_THROWS_AS(sgdsde::strong_error(a.leftCols(1), b.leftCols(1)), sgdsde::invalid_argument);
 }
 
 TEST_CASE("strong order of Euler–Maruyama on GBM is 1/2") {
-  static_assert(sgdsde::EulerMaruyama<double>::strong_order == 0.5);
-  check_strong_order(run_study<sgdsde::EulerMaruyama<double>>(gbm_problem(), ito_exact, 11), 0.5);
+  static_assert(sgdsde::EulerMaruyama::strong_order(sgdsde::NoiseKind::diagonal) == 0.5);
+  check_strong_order(run_study<sgdsde::EulerMaruyama>(gbm_problem(), ito_exact, 11), 0.5);
 }
 
 TEST_CASE("strong order of Milstein on GBM is 1, with the analytic and the derivative-free correction") {
-  static_assert(sgdsde::Milstein<double>::strong_order == 1.0);
-  check_strong_order(run_study<sgdsde::Milstein<double>>(gbm_problem(), ito_exact, 12), 1.0);
-  check_strong_order(run_study<sgdsde::Milstein<double>>(gbm_problem_without_derivative(), ito_exact, 13), 1.0);
+  static_assert(sgdsde::Milstein::strong_order(sgdsde::NoiseKind::diagonal) == 1.0);
+  check_strong_order(run_study<sgdsde::Milstein>(gbm_problem(), ito_exact, 12), 1.0);
+  check_strong_order(run_study<sgdsde::Milstein>(gbm_problem_without_derivative(), ito_exact, 13), 1.0);
 }
 
 TEST_CASE("strong order of stochastic Heun on Stratonovich GBM is 1") {
-  static_assert(sgdsde::StochasticHeun<double>::strong_order == 1.0);
-  static_assert(sgdsde::StochasticHeun<double>::calculus == sgdsde::Calculus::stratonovich);
-  check_strong_order(run_study<sgdsde::StochasticHeun<double>>(gbm_problem(), stratonovich_exact, 14), 1.0);
+  static_assert(sgdsde::StochasticHeun::strong_order(sgdsde::NoiseKind::diagonal) == 1.0);
+  static_assert(sgdsde::StochasticHeun::calculus == sgdsde::Calculus::stratonovich);
+  check_strong_order(run_study<sgdsde::StochasticHeun>(gbm_problem(), stratonovich_exact, 14), 1.0);
 }
 
 TEST_CASE("Heun against the Itô solution does not converge: the calculus is Stratonovich") {
   // The Itô and Stratonovich solutions differ by the factor e^{σ²T/2} ≈ 1.08, so the strong error
   // of Heun measured against the Itô solution stalls near E|X_T|·0.08 instead of shrinking.
-  const auto s = run_study<sgdsde::StochasticHeun<double>>(gbm_problem(), ito_exact, 15);
+  const auto s = run_study<sgdsde::StochasticHeun>(gbm_problem(), ito_exact, 15);
   REQUIRE(s.outcome.ok());
   CHECK(s.levels.back().strong.value > 0.05);
   CHECK(std::abs(s.strong_fit.order) < 5 * s.strong_order_batch_standard_error + 0.05);
@@ -171,30 +171,45 @@ void check_weak_errors(const sgdsde::ConvergenceStudy& s, F closed_form) {
 }
 
 TEST_CASE("weak order of Euler–Maruyama, Milstein and Heun on GBM matches the exact discrete means") {
-  static_assert(sgdsde::EulerMaruyama<double>::weak_order == 1.0);
-  check_weak_errors(run_study<sgdsde::EulerMaruyama<double>>(gbm_problem(), ito_exact, 21), em_weak_error);
-  check_weak_errors(run_study<sgdsde::Milstein<double>>(gbm_problem(), ito_exact, 22), em_weak_error);
-  check_weak_errors(run_study<sgdsde::StochasticHeun<double>>(gbm_problem(), stratonovich_exact, 23),
+  static_assert(sgdsde::EulerMaruyama::weak_order(sgdsde::NoiseKind::diagonal) == 1.0);
+  check_weak_errors(run_study<sgdsde::EulerMaruyama>(gbm_problem(), ito_exact, 21), em_weak_error);
+  check_weak_errors(run_study<sgdsde::Milstein>(gbm_problem(), ito_exact, 22), em_weak_error);
+  check_weak_errors(run_study<sgdsde::StochasticHeun>(gbm_problem(), stratonovich_exact, 23),
                     heun_weak_error);
 }
 
 TEST_CASE("convergence_study rejects bad levels and reports a non-finite state") {
   const sgdsde::BrownianPath<double> path(sgdsde::RandomStream(1), 0.0, 1.0, 1, 20, 4);
   const Mat x0 = Mat::Ones(1, 20);
-  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama<double>{}, x0, path, 2, 5,
+  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama{}, x0, path, 2, 5,
                                                  ito_exact, identity_phi),
                        doctest::Contains("finest_level"), sgdsde::invalid_argument);
-  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama<double>{}, x0, path, 3, 2,
+  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama{}, x0, path, 3, 2,
                                                  ito_exact, identity_phi),
                        doctest::Contains("finest_level"), sgdsde::invalid_argument);
-  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama<double>{}, x0, path, 1, 3,
+  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama{}, x0, path, 1, 3,
                                                  ito_exact, identity_phi, 11),
                        doctest::Contains("batches"), sgdsde::invalid_argument);
   // dX = X³ dt blows up in finite time; EM at dt = 1/2 from X_0 = 3 overflows within a few steps.
-  const auto cubic = sgdsde::diagonal_noise_sde<double>(
+  const auto cubic = sgdsde::diagonal_noise_sde(
       1, [](double, CRef x, Ref f) { f = x.array().cube().matrix(); }, [](double, CRef, Ref g) { g.setZero(); });
   const sgdsde::BrownianPath<double> long_path(sgdsde::RandomStream(1), 0.0, 64.0, 1, 20, 7);
-  const auto s = sgdsde::convergence_study(cubic, sgdsde::EulerMaruyama<double>{}, Mat::Constant(1, 20, 3.0),
+  const auto s = sgdsde::convergence_study(cubic, sgdsde::EulerMaruyama{}, Mat::Constant(1, 20, 3.0),
                                            long_path, 1, 3, ito_exact, identity_phi);
   CHECK(s.outcome.status == sgdsde::Status::non_finite);
+}
+
+TEST_CASE("strong_error, weak_error and convergence_study name non-finite input (issue 8, defect 5)") {
+  Mat a = Mat::Ones(2, 3), b = Mat::Zero(2, 3);
+  a(1, 2) = NAN;
+  CHECK_THROWS_WITH_AS(sgdsde::strong_error(a, b), doctest::Contains("'approx'"), sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(sgdsde::strong_error(b, a), doctest::Contains("'exact'"), sgdsde::invalid_argument);
+  CHECK_THROWS_WITH_AS(sgdsde::weak_error(a, b, identity_phi), doctest::Contains("'approx'"),
+                       sgdsde::invalid_argument);
+  // An exact solution that returns NaN is blamed on `exact`, not on fit_order's 'errors'.
+  const sgdsde::BrownianPath<double> path(sgdsde::RandomStream(1), 0.0, 1.0, 1, 20, 4);
+  const auto nan_exact = [](const Mat&, const Mat&, Ref out) { out.setConstant(NAN); };
+  CHECK_THROWS_WITH_AS(sgdsde::convergence_study(gbm_problem(), sgdsde::EulerMaruyama{}, Mat::Ones(1, 20), path, 1,
+                                                 3, nan_exact, identity_phi),
+                       doctest::Contains("'exact'"), sgdsde::invalid_argument);
 }

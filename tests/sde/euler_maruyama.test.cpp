@@ -8,19 +8,25 @@
 #include "sgdsde/sde/brownian.hpp"
 #include "sgdsde/sde/euler_maruyama.hpp"
 #include "sgdsde/sde/integrate.hpp"
+#include "sgdsde/ou/ou_process.hpp"
 
 namespace {
 template <class Scalar>
-using Mat = sgdsde::EnsembleMatrix<Scalar>;
+using Mat = sgdsde::MatrixX<Scalar>;
 }
 
 TEST_CASE_TEMPLATE("Euler–Maruyama step is X + f dt + G ΔW", T, float, double) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
-  static_assert(sgdsde::EulerMaruyama<T>::calculus == sgdsde::Calculus::ito);
+  static_assert(sgdsde::EulerMaruyama::calculus == sgdsde::Calculus::ito);
+  // Declared orders depend on the noise kind: strong 1/2 in general, 1 for additive noise.
+  static_assert(sgdsde::EulerMaruyama::strong_order(sgdsde::NoiseKind::general) == 0.5);
+  static_assert(sgdsde::EulerMaruyama::strong_order(sgdsde::NoiseKind::diagonal) == 0.5);
+  static_assert(sgdsde::EulerMaruyama::strong_order(sgdsde::NoiseKind::additive) == 1.0);
+  static_assert(sgdsde::EulerMaruyama::weak_order(sgdsde::NoiseKind::general) == 1.0);
   // d = 2, m = 2, G(x) = [[x0, 1], [0, x1²]] per path.
-  const auto p = sgdsde::general_noise_sde<T>(
+  const auto p = sgdsde::general_noise_sde(
       2, 2, [](T t, CRef x, Ref f) { f = (t * x.array().cos()).matrix(); },
       [](T, CRef x, Ref g) {
         g.row(0) = x.row(0);  // G(0,0)
@@ -37,9 +43,8 @@ TEST_CASE_TEMPLATE("Euler–Maruyama step is X + f dt + G ΔW", T, float, double
     expected(0, j) = x(0, j) + t * std::cos(x(0, j)) * dt + x(0, j) * dw(0, j) + dw(1, j);
     expected(1, j) = x(1, j) + t * std::cos(x(1, j)) * dt + x(1, j) * x(1, j) * dw(1, j);
   }
-  sgdsde::EulerMaruyama<T> em;
-  em.prepare(p, 3);
-  em.step(p, t, dt, dw, x);
+  auto workspace = sgdsde::EulerMaruyama{}.workspace(p, 3);
+  workspace.step(p, t, dt, dw, x);
   CHECK((x - expected).cwiseAbs().maxCoeff() <= T(20) * std::numeric_limits<T>::epsilon());
 }
 
@@ -49,11 +54,11 @@ TEST_CASE_TEMPLATE("Euler–Maruyama on scalar OU: mean and variance at two time
   using M = Mat<T>;
   const double a = 2.0, b = 1.0, x0 = 1.5;
   constexpr int paths = 20000, levels = 10;
-  const auto p = sgdsde::ou_sde<T>(M::Constant(1, 1, T(a)), M::Constant(1, 1, T(b)));
+  // The OrnsteinUhlenbeck problem driven by a BrownianPath: the generic stepper loop (no fused kernel).
+  const sgdsde::OrnsteinUhlenbeck p(M::Constant(1, 1, T(a)), M::Constant(1, 1, T(b)));
   const sgdsde::BrownianPath<T> path(sgdsde::RandomStream(31), T(0), T(1), 1, paths, levels);
   const double dt = 1.0 / (1 << levels);
-  sgdsde::EulerMaruyama<T> em;
-  const auto sol = sgdsde::integrate(p, em, M::Constant(1, paths, T(x0)), sgdsde::TimeGrid<T>(T(0), T(1), T(dt)),
+  const auto sol = sgdsde::integrate(p, sgdsde::EulerMaruyama{}, M::Constant(1, paths, T(x0)), sgdsde::TimeGrid<T>(T(0), T(1), T(dt)),
                                      path, {T(0.25), T(1)});
   REQUIRE(sol.outcome.ok());
   REQUIRE(sol.states.size() == 2);

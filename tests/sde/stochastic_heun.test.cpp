@@ -10,7 +10,7 @@
 
 namespace {
 template <class Scalar>
-using Mat = sgdsde::EnsembleMatrix<Scalar>;
+using Mat = sgdsde::MatrixX<Scalar>;
 }
 
 TEST_CASE_TEMPLATE("stochastic Heun step matches the predictor–corrector formula", T, float, double) {
@@ -18,7 +18,7 @@ TEST_CASE_TEMPLATE("stochastic Heun step matches the predictor–corrector formu
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
   // d = 1, m = 2: dX = −X² dt + (X, 1) ∘ dW.
-  const auto p = sgdsde::general_noise_sde<T>(
+  const auto p = sgdsde::general_noise_sde(
       1, 2, [](T, CRef x, Ref f) { f = -x.array().square().matrix(); },
       [](T, CRef x, Ref g) {
         g.row(0) = x.row(0);
@@ -34,8 +34,10 @@ TEST_CASE_TEMPLATE("stochastic Heun step matches the predictor–corrector formu
     const T pred = x0 - x0 * x0 * dt + x0 * w1 + w2;
     expected(0, j) = x0 + T(0.5) * (-x0 * x0 - pred * pred) * dt + T(0.5) * (x0 + pred) * w1 + w2;
   }
-  sgdsde::StochasticHeun<T> s;
-  s.prepare(p, 2);
+  static_assert(sgdsde::StochasticHeun::strong_order(sgdsde::NoiseKind::general) == 0.5);
+  static_assert(sgdsde::StochasticHeun::strong_order(sgdsde::NoiseKind::scalar) == 1.0);
+  static_assert(sgdsde::StochasticHeun::weak_order(sgdsde::NoiseKind::additive) == 2.0);
+  auto s = sgdsde::StochasticHeun{}.workspace(p, 2);
   s.step(p, T(0), dt, dw, x);
   CHECK((x - expected).cwiseAbs().maxCoeff() <= T(20) * std::numeric_limits<T>::epsilon());
 }
@@ -51,7 +53,7 @@ constexpr double m1 = 0.2, m2 = -0.4, sg = 0.35;
 TEST_CASE("stochastic Heun with general commutative noise converges with strong order 1") {
   // dX = μX dt + X (s1 ∘ dW1 + s2 ∘ dW2): the noise fields X·s1, X·s2 commute, and the
   // Stratonovich solution is X_T = X_0 exp(μT + s1 W1_T + s2 W2_T).
-  const auto p = sgdsde::general_noise_sde<double>(
+  const auto p = sgdsde::general_noise_sde(
       1, 2, [](double, CRef x, Ref f) { f = mu * x; },
       [](double, CRef x, Ref g) {
         g.row(0) = s1 * x.row(0);
@@ -62,7 +64,7 @@ TEST_CASE("stochastic Heun with general commutative noise converges with strong 
   };
   constexpr int paths = 2000;
   const sgdsde::BrownianPath<double> path(sgdsde::RandomStream(5), 0.0, 1.0, 2, paths, 9);
-  const auto s = sgdsde::convergence_study(p, sgdsde::StochasticHeun<double>{}, M::Ones(1, paths), path, 3, 9,
+  const auto s = sgdsde::convergence_study(p, sgdsde::StochasticHeun{}, M::Ones(1, paths), path, 3, 9,
                                            exact, [](const auto& x) { return x(0); });
   REQUIRE(s.outcome.ok());
   // Bound: 5 batch standard errors of the slope plus the pre-asymptotic band justified in
@@ -73,7 +75,7 @@ TEST_CASE("stochastic Heun with general commutative noise converges with strong 
 
 TEST_CASE("stochastic Heun with scalar noise on a 2-d linear system converges with strong order 1") {
   // dX = diag(μ1, μ2) X dt + σ X ∘ dW (one Brownian motion): X_i,T = X_i,0 exp(μ_i T + σ W_T).
-  const auto p = sgdsde::scalar_noise_sde<double>(
+  const auto p = sgdsde::scalar_noise_sde(
       2,
       [](double, CRef x, Ref f) {
         f.row(0) = m1 * x.row(0);
@@ -89,7 +91,7 @@ TEST_CASE("stochastic Heun with scalar noise on a 2-d linear system converges wi
   x0.row(0).setConstant(1.0);
   x0.row(1).setConstant(-2.0);
   const sgdsde::BrownianPath<double> path(sgdsde::RandomStream(6), 0.0, 1.0, 1, paths, 9);
-  const auto s = sgdsde::convergence_study(p, sgdsde::StochasticHeun<double>{}, x0, path, 3, 9, exact,
+  const auto s = sgdsde::convergence_study(p, sgdsde::StochasticHeun{}, x0, path, 3, 9, exact,
                                            [](const auto& x) { return x(0) + x(1); });
   REQUIRE(s.outcome.ok());
   INFO("order " << s.strong_fit.order << " ± " << s.strong_order_batch_standard_error);

@@ -111,7 +111,9 @@ enum class Status {
   unstable_step,          ///< step size outside the stability region (η·λ_max ≥ 2, ρ(A) ≥ 1, ...)
   not_positive_definite,  ///< a matrix required to be (semi)definite is not
   singular,               ///< a linear system has no unique solution
-  no_convergence          ///< an iteration hit its limit before its tolerance
+  no_convergence,         ///< an iteration hit its limit before its tolerance
+  ill_conditioned         ///< a result was computed but its condition estimate times ε exceeds √ε:
+                          ///< fewer than about half its digits can be trusted
 };
 
 inline const char* to_string(Status s) {
@@ -123,6 +125,7 @@ inline const char* to_string(Status s) {
     case Status::not_positive_definite: return "not_positive_definite";
     case Status::singular: return "singular";
     case Status::no_convergence: return "no_convergence";
+    case Status::ill_conditioned: return "ill_conditioned";
   }
   return "unknown";
 }

@@ -1,11 +1,12 @@
 // sgdsde/core/lyapunov.hpp — continuous (A X + X Aᵀ = Q) and discrete (X = A X Aᵀ + Q, Stein) Lyapunov
-// equations: Bartels–Stewart on the real Schur form, and symmetric fast paths by eigendecomposition.
+// equations by Bartels–Stewart on the real Schur form or eigendecomposition, with condition estimates.
 // These give the stationary covariances of the OU process and of SGD on a quadratic (Jastrzębski §3).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
@@ -23,15 +24,26 @@ namespace sgdsde {
 enum class LyapunovMethod { automatic, schur, symmetric_eigen };
 
 /// Solution of a Lyapunov equation with its quality and the spectral data of A that decide
-/// whether X is a stationary covariance.
+/// whether X is a stationary covariance. 𝓛 is the operator X ↦ AX + XAᵀ (continuous) or X − AXAᵀ
+/// (discrete), so X = 𝓛⁻¹(Q).
 ///   relative_residual: continuous ‖AX + XAᵀ − Q‖_F / (2‖A‖_F‖X‖_F + ‖Q‖_F);
 ///                      discrete   ‖AXAᵀ − X + Q‖_F / (‖A‖_F²‖X‖_F + ‖X‖_F + ‖Q‖_F).
 ///   min_real_part / max_real_part: extreme real parts of the eigenvalues of A;
 ///   spectral_radius: max |λ(A)|.
+///   separation: estimate of sep = 1/‖𝓛⁻¹‖₂ (Frobenius norm on matrices), in the units of 𝓛. Exact
+///     (min |λ_i + λ_j|, resp. min |1 − λ_i λ_j|) for symmetric A; otherwise the smaller of that
+///     spectral value and a power-iteration estimate of ‖𝓛⁻¹‖₂ (two extra quasi-triangular solves),
+///     which sees the eigenvector ill-conditioning of non-normal A. An upper bound on the true sep.
+///   condition: relative condition number estimate of X with respect to perturbations of A and Q
+///     measured as in relative_residual, ‖𝓛⁻¹‖₂ (2‖A‖_F‖X‖_F + ‖Q‖_F) / ‖X‖_F (discrete: with
+///     ‖A‖_F²‖X‖_F + ‖X‖_F + ‖Q‖_F); forward_error_bound = condition · max(relative_residual, ε):
+///     an estimate of ‖X − X_exact‖_F / ‖X_exact‖_F.
 ///   outcome: success; singular (λ_i + λ_j ≈ 0, resp. λ_i λ_j ≈ 1: no unique solution, X is not
-///   meaningful); non_finite; unstable_step (discrete only: ρ(A) ≥ 1, so X exists but is not the
-///   limit of X_{k+1} = A X_k Aᵀ + Q). The continuous solver does not judge stability, since the sign
-///   convention is the caller's: the OU process needs min_real_part > 0 (drift −A).
+///   meaningful); non_finite (X overflows); unstable_step (discrete only: ρ(A) ≥ 1, so X exists but
+///   is not the limit of X_{k+1} = A X_k Aᵀ + Q); ill_conditioned (condition·ε > √ε: fewer than about
+///   half the digits of X can be trusted; X is returned). Priority in that order. The continuous
+///   solver does not judge stability, since the sign convention is the caller's: the OU process
+///   needs min_real_part > 0 (drift −A).
 template <class Scalar>
 struct LyapunovSolution {
   Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> X;
@@ -40,6 +52,9 @@ struct LyapunovSolution {
   Scalar max_real_part = Scalar(0);
   Scalar spectral_radius = Scalar(0);
   Outcome outcome;
+  Scalar separation = Scalar(0);
+  Scalar condition = Scalar(1);
+  Scalar forward_error_bound = Scalar(0);
 };
 
 namespace detail {
@@ -215,40 +230,74 @@ void quasi_triangular_lyapunov(const DynMatrix<Scalar>& t, DynMatrix<Scalar>& f,
   }
 }
 
+/// Solution in scaled units plus what finish() needs: the eigenvalues' summary is filled into `sol`
+/// (scaled units), `spectral_sep` is min |λ_i + λ_j| (resp. |1 − λ_i λ_j|) and `inverse_norm` the
+/// estimate of ‖𝓛⁻¹‖₂.
 template <class Scalar>
-Scalar relative_residual(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, const DynMatrix<Scalar>& x,
-                         bool discrete) {
+struct ScaledLyapunov {
+  LyapunovSolution<Scalar> sol;
+  Scalar spectral_sep = Scalar(0);
+  Scalar inverse_norm = Scalar(0);
+};
+
+/// ‖R‖_F and the denominator of the relative residual, computed with X and Q divided by a power of two
+/// near max|X| (the relative residual and ‖R‖/‖X‖ are invariant), so no square overflows.
+template <class Scalar>
+void residual_norms(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, const DynMatrix<Scalar>& x,
+                    bool discrete, Scalar& res_norm, Scalar& denom, Scalar& x_norm) {
+  const Scalar big = x.cwiseAbs().maxCoeff();
+  const int k = big > Scalar(0) ? std::ilogb(big) : 0;
+  constexpr int range = std::numeric_limits<Scalar>::max_exponent - 2;
+  auto pow2 = [k](Scalar v) { return Scalar(std::ldexp(v, -k)); };
+  const bool plain = k > -range && k < range;  // 2^{−k} normal: an exact, vectorised product
+  const DynMatrix<Scalar> xs = plain ? DynMatrix<Scalar>(x * Scalar(std::ldexp(1.0, -k))) : DynMatrix<Scalar>(x.unaryExpr(pow2));
+  const DynMatrix<Scalar> qs = plain ? DynMatrix<Scalar>(q * Scalar(std::ldexp(1.0, -k))) : DynMatrix<Scalar>(q.unaryExpr(pow2));
   DynMatrix<Scalar> ax(a.rows(), a.cols());
-  ax.noalias() = a * x;
+  ax.noalias() = a * xs;
   DynMatrix<Scalar> res(a.rows(), a.cols());
-  Scalar denom;
+  x_norm = xs.norm();
+  const Scalar na = a.norm();
   if (discrete) {
     res.noalias() = ax * a.transpose();
-    res += q - x;
-    const Scalar na = a.norm(), nx = x.norm();
-    denom = na * na * nx + nx + q.norm();
+    res += qs - xs;
+    denom = na * na * x_norm + x_norm + qs.norm();
   } else {
-    res.noalias() = x * a.transpose();
-    res += ax - q;
-    denom = Scalar(2) * a.norm() * x.norm() + q.norm();
+    res.noalias() = xs * a.transpose();
+    res += ax - qs;
+    denom = Scalar(2) * na * x_norm + qs.norm();
   }
-  return denom > Scalar(0) ? res.norm() / denom : res.norm();
+  res_norm = res.norm();
 }
 
+/// Residual, condition estimate and status of a scaled solve; X and the spectral fields are in scaled
+/// units here and unscaled by the caller.
 template <class Scalar>
-void finish(LyapunovSolution<Scalar>& sol, const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete,
-            Scalar sep, Scalar scale) {
+void finish(ScaledLyapunov<Scalar>& r, const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
+  using std::max;
   using std::sqrt;
+  LyapunovSolution<Scalar>& sol = r.sol;
   const Scalar eps = Constants<Scalar>::epsilon();
+  const Scalar inf = std::numeric_limits<Scalar>::infinity();
   const Scalar n = Scalar(a.rows());
-  const bool finite = sol.X.allFinite();
-  sol.relative_residual = finite ? relative_residual<Scalar>(a, q, sol.X, discrete) : Scalar(1);
-  if (!(sep > Scalar(10) * n * eps * scale) || !(sol.relative_residual <= sqrt(eps))) {
+  const bool finite = all_finite(sol.X);
+  Scalar res_norm = inf, denom = Scalar(1), x_norm = Scalar(0);
+  if (finite) residual_norms<Scalar>(a, q, sol.X, discrete, res_norm, denom, x_norm);
+  sol.relative_residual = !finite ? Scalar(1) : denom > Scalar(0) ? res_norm / denom : res_norm;
+  const Scalar inverse_norm = max(r.inverse_norm, r.spectral_sep > Scalar(0) ? Scalar(1) / r.spectral_sep : inf);
+  sol.separation = Scalar(1) / inverse_norm;
+  const Scalar na = a.norm();
+  const Scalar op_norm = discrete ? Scalar(1) + na * na : Scalar(2) * na;  // ≥ ‖𝓛‖₂
+  sol.condition = x_norm > Scalar(0) ? inverse_norm * denom / x_norm : inverse_norm * op_norm;
+  if (!finite || !(sol.condition < inf)) sol.condition = inf;
+  sol.forward_error_bound = sol.condition * max(sol.relative_residual, eps);
+  const Scalar scale =
+      discrete ? max(Scalar(1), sol.spectral_radius * sol.spectral_radius) : max(sol.spectral_radius, Scalar(0));
+  if (!(r.spectral_sep > Scalar(10) * n * eps * scale) || !(sol.relative_residual <= sqrt(eps))) {
     sol.outcome = Outcome::failure(
-        Status::singular, -1, double(sep),
+        Status::singular, -1, double(r.spectral_sep),
         std::string(discrete ? "1 − λ_i λ_j" : "λ_i + λ_j") +
             " is (nearly) zero for a pair of eigenvalues of A: no unique solution (min modulus " +
-            describe(sep) + ", relative residual " + describe(sol.relative_residual) + ")");
+            describe(r.spectral_sep) + ", relative residual " + describe(sol.relative_residual) + ")");
     return;
   }
   if (!finite) {
@@ -259,7 +308,14 @@ void finish(LyapunovSolution<Scalar>& sol, const DynMatrix<Scalar>& a, const Dyn
     sol.outcome = Outcome::failure(Status::unstable_step, -1, double(sol.spectral_radius),
                                    "spectral radius of A is " + describe(sol.spectral_radius) +
                                        " ≥ 1: X solves the equation but is not the limit of X ← AXAᵀ + Q");
+    return;
   }
+  if (!(sol.condition * eps <= sqrt(eps)))
+    sol.outcome = Outcome::failure(Status::ill_conditioned, -1, double(sol.condition),
+                                   "condition number estimate " + describe(sol.condition) +
+                                       " exceeds 1/√ε: fewer than half the digits of X can be trusted "
+                                       "(forward error bound " +
+                                       describe(sol.forward_error_bound) + ")");
 }
 
 template <class DA, class DQ>
@@ -270,13 +326,21 @@ void check_lyapunov_args(const char* fn, const Eigen::MatrixBase<DA>& a, const E
   require_finite(fn, "Q", q);
 }
 
+/// Q symmetric up to rounding (‖Q − Qᵀ‖_F ≤ 16 n ε ‖Q‖_F, e.g. Q = G Gᵀ from a blocked product) is
+/// treated as symmetric: its symmetric part differs by less than the solver's backward error.
 template <class Scalar>
-LyapunovSolution<Scalar> lyapunov_symmetric(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
+bool nearly_symmetric(const DynMatrix<Scalar>& q) {
+  return (q - q.transpose()).norm() <= Scalar(16) * Scalar(q.rows()) * Constants<Scalar>::epsilon() * q.norm();
+}
+
+template <class Scalar>
+ScaledLyapunov<Scalar> lyapunov_symmetric(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
   using std::abs;
   using std::max;
   using std::min;
   const Eigen::Index n = a.rows();
-  LyapunovSolution<Scalar> sol;
+  ScaledLyapunov<Scalar> r;
+  LyapunovSolution<Scalar>& sol = r.sol;
   Eigen::SelfAdjointEigenSolver<DynMatrix<Scalar>> eig(a);
   const DynMatrix<Scalar>& v = eig.eigenvectors();
   const auto& lam = eig.eigenvalues();
@@ -293,34 +357,45 @@ LyapunovSolution<Scalar> lyapunov_symmetric(const DynMatrix<Scalar>& a, const Dy
   w.noalias() = v * f;
   sol.X.resize(n, n);
   sol.X.noalias() = w * v.transpose();
-  if ((q - q.transpose()).norm() <= Scalar(16) * Scalar(n) * Constants<Scalar>::epsilon() * q.norm())
-    sol.X = Scalar(0.5) * (sol.X + sol.X.transpose()).eval();
-  sol.min_real_part = n > 0 ? lam(0) : Scalar(0);
-  sol.max_real_part = n > 0 ? lam(n - 1) : Scalar(0);
-  sol.spectral_radius = n > 0 ? max(abs(lam(0)), abs(lam(n - 1))) : Scalar(0);
-  const Scalar scale = discrete ? max(Scalar(1), sol.spectral_radius * sol.spectral_radius) : sol.spectral_radius;
-  finish<Scalar>(sol, a, q, discrete, sep, scale);
-  return sol;
+  if (nearly_symmetric(q)) sol.X = Scalar(0.5) * (sol.X + sol.X.transpose()).eval();
+  sol.min_real_part = lam(0);
+  sol.max_real_part = lam(n - 1);
+  sol.spectral_radius = max(abs(lam(0)), abs(lam(n - 1)));
+  r.spectral_sep = sep;  // 𝓛 is normal (diagonalised by V ⊗ V): ‖𝓛⁻¹‖₂ = 1/sep exactly
+  return r;
+}
+
+/// Deterministic ±1 matrix (symmetric when asked) with unit Frobenius norm: the start of the power
+/// iteration for ‖𝓛⁻¹‖₂.
+template <class Scalar>
+DynMatrix<Scalar> sign_matrix(Eigen::Index n, bool symmetric) {
+  DynMatrix<Scalar> x(n, n);
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = 0; i < n; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      x(i, j) = (state >> 63) ? Scalar(1) : Scalar(-1);
+    }
+  if (symmetric) x.template triangularView<Eigen::StrictlyLower>() = x.transpose();
+  return x / x.norm();
 }
 
 template <class Scalar>
-LyapunovSolution<Scalar> lyapunov_schur(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
-  using std::max;
+ScaledLyapunov<Scalar> lyapunov_schur(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
   const Eigen::Index n = a.rows();
-  LyapunovSolution<Scalar> sol;
+  ScaledLyapunov<Scalar> r;
+  LyapunovSolution<Scalar>& sol = r.sol;
   Eigen::RealSchur<DynMatrix<Scalar>> schur(a);
   if (schur.info() != Eigen::Success) {
     sol.X = DynMatrix<Scalar>::Zero(n, n);
     sol.outcome = Outcome::failure(Status::no_convergence, -1, 0.0, "real Schur decomposition did not converge");
-    return sol;
+    return r;
   }
   const DynMatrix<Scalar>& t = schur.matrixT();
   const DynMatrix<Scalar>& u = schur.matrixU();
   const std::vector<Eigen::Index> starts = schur_blocks(t);
-  const Scalar sep = spectral_summary(schur_eigenvalues(t, starts), discrete, sol);
-  // Q symmetric up to rounding (‖Q − Qᵀ‖_F ≤ 16 n ε ‖Q‖_F, e.g. Q = G Gᵀ from a blocked product)
-  // is treated as symmetric: its symmetric part differs by less than the solver's backward error.
-  const bool symmetric = (q - q.transpose()).norm() <= Scalar(16) * Scalar(n) * Constants<Scalar>::epsilon() * q.norm();
+  r.spectral_sep = spectral_summary(schur_eigenvalues(t, starts), discrete, sol);
+  const bool symmetric = nearly_symmetric(q);
   DynMatrix<Scalar> w(n, n), f(n, n);
   w.noalias() = q * u;
   f.noalias() = u.transpose() * w;
@@ -330,10 +405,24 @@ LyapunovSolution<Scalar> lyapunov_schur(const DynMatrix<Scalar>& a, const DynMat
   sol.X.resize(n, n);
   sol.X.noalias() = w * u.transpose();
   if (symmetric) sol.X = Scalar(0.5) * (sol.X + sol.X.transpose()).eval();
-  const Scalar scale =
-      discrete ? max(Scalar(1), sol.spectral_radius * sol.spectral_radius) : max(sol.spectral_radius, Scalar(0));
-  finish<Scalar>(sol, a, q, discrete, sep, scale);
-  return sol;
+  // ‖𝓛⁻¹‖₂ = ‖𝒯⁻¹‖₂ (𝒯 the operator of T, since Y ↦ U Y Uᵀ is Frobenius-orthogonal): one power
+  // step on 𝒯⁻ᵀ𝒯⁻¹ from a ±1 start, g = ‖𝒯⁻ᵀ 𝒯⁻¹ x‖ / ‖𝒯⁻¹ x‖ ≤ ‖𝒯⁻¹‖₂. The adjoint solve
+  // Tᵀ Y + Y T = F is the same problem for S = P Tᵀ P (P the reversal), again quasi-triangular.
+  // On the symmetric subspace when Q is symmetric (the conditioning that matters for X, half flops).
+  if (all_finite(sol.X)) {
+    DynMatrix<Scalar> y = sign_matrix<Scalar>(n, symmetric);
+    quasi_triangular_lyapunov<Scalar>(t, y, discrete, symmetric);
+    const Scalar g1 = y.norm();
+    if (g1 > Scalar(0) && all_finite(y)) {
+      const DynMatrix<Scalar> s = t.transpose().reverse();
+      DynMatrix<Scalar> z = (y / g1).reverse();
+      quasi_triangular_lyapunov<Scalar>(s, z, discrete, symmetric);
+      r.inverse_norm = std::max(g1, z.norm());
+    } else {
+      r.inverse_norm = std::numeric_limits<Scalar>::infinity();
+    }
+  }
+  return r;
 }
 
 template <class DA, class DQ>
@@ -342,12 +431,40 @@ LyapunovSolution<typename DA::Scalar> lyapunov_dispatch(const char* fn, const Ei
                                                         bool discrete) {
   using Scalar = typename DA::Scalar;
   check_lyapunov_args(fn, a, q);
+  const Eigen::Index n = a.rows();
   const DynMatrix<Scalar> am = a, qm = q;
   if (method == LyapunovMethod::symmetric_eigen) require_symmetric(fn, "A", am, Constants<Scalar>::tolerance());
   const bool sym = method == LyapunovMethod::symmetric_eigen ||
                    (method == LyapunovMethod::automatic && am == am.transpose());
-  if (am.rows() == 0) return LyapunovSolution<Scalar>{am, Scalar(0), Scalar(0), Scalar(0), Scalar(0), Outcome{}};
-  return sym ? lyapunov_symmetric<Scalar>(am, qm, discrete) : lyapunov_schur<Scalar>(am, qm, discrete);
+  if (n == 0) return LyapunovSolution<Scalar>{am, Scalar(0), Scalar(0), Scalar(0), Scalar(0), Outcome{}};
+  // Exact power-of-two scaling: Q by ≈ 1/max|Q| and, for the continuous equation (homogeneous in A),
+  // A by ≈ 1/max|A|; then A X + X Aᵀ = Q gives X = 2^{kq − ka} X_s, X = A X Aᵀ + Q gives X = 2^{kq} X_s.
+  auto exponent = [](const DynMatrix<Scalar>& m) {
+    const Scalar big = m.cwiseAbs().maxCoeff();
+    return big > Scalar(0) ? std::ilogb(big) : 0;
+  };
+  auto times_pow2 = [](const DynMatrix<Scalar>& m, int k) {
+    constexpr int range = std::numeric_limits<Scalar>::max_exponent - 2;  // 2^k normal: exact product
+    if (k > -range && k < range) return DynMatrix<Scalar>(m * Scalar(std::ldexp(1.0, k)));
+    return DynMatrix<Scalar>(m.unaryExpr([k](Scalar v) { return Scalar(std::ldexp(v, k)); }));
+  };
+  const int ka = discrete ? 0 : exponent(am), kq = exponent(qm);
+  const DynMatrix<Scalar> as = times_pow2(am, -ka), qs = times_pow2(qm, -kq);
+  ScaledLyapunov<Scalar> r = sym ? lyapunov_symmetric<Scalar>(as, qs, discrete) : lyapunov_schur<Scalar>(as, qs, discrete);
+  LyapunovSolution<Scalar>& sol = r.sol;
+  if (sol.outcome.status == Status::no_convergence) return sol;
+  finish<Scalar>(r, as, qs, discrete);
+  sol.X = times_pow2(sol.X, kq - ka);
+  if (!all_finite(sol.X) && sol.outcome.status != Status::singular)
+    sol.outcome = Outcome::failure(Status::non_finite, -1, 0.0,
+                                   "the solution overflows the range of the scalar type (X ≈ 2^" +
+                                       std::to_string(kq - ka) + " × its scaled value)");
+  auto unscale = [ka](Scalar v) { return Scalar(std::ldexp(v, ka)); };
+  sol.min_real_part = unscale(sol.min_real_part);
+  sol.max_real_part = unscale(sol.max_real_part);
+  sol.spectral_radius = unscale(sol.spectral_radius);
+  sol.separation = unscale(sol.separation);
+  return sol;
 }
 
 }  // namespace detail
@@ -358,8 +475,13 @@ LyapunovSolution<typename DA::Scalar> lyapunov_dispatch(const char* fn, const Ei
 /// the Schur form, 8n³ for the transformations, n³ for the triangular solve). With
 /// LyapunovMethod::symmetric_eigen (A symmetric): A = VΛVᵀ, X = V [ (VᵀQV)_ij / (λ_i + λ_j) ] Vᵀ.
 /// Q need not be symmetric; when it is (exactly), X is returned exactly symmetric.
+/// A and Q are first scaled by powers of two near 1/max|A|, 1/max|Q| (exact; X unscaled at the end),
+/// so any finite input whose solution is representable is solved, and its residual measured, without
+/// overflow. Every solve returns `separation`, `condition` and `forward_error_bound` (see
+/// LyapunovSolution; two extra quasi-triangular solves on the Schur path, about n³ flops each).
 /// Throws sgdsde::invalid_argument for non-square/mismatched/non-finite input. A unique solution
-/// exists iff λ_i + λ_j ≠ 0 for all eigenvalue pairs; otherwise outcome = Status::singular.
+/// exists iff λ_i + λ_j ≠ 0 for all eigenvalue pairs; otherwise outcome = Status::singular;
+/// Status::ill_conditioned when condition·ε > √ε.
 template <class DA, class DQ>
 LyapunovSolution<typename DA::Scalar> solve_continuous_lyapunov(const Eigen::MatrixBase<DA>& a,
                                                                 const Eigen::MatrixBase<DQ>& q,
@@ -373,7 +495,9 @@ LyapunovSolution<typename DA::Scalar> solve_continuous_lyapunov(const Eigen::Mat
 /// chosen over Smith/doubling iteration because it is direct (no convergence test, cost independent
 /// of how close ρ(A) is to 1) and also solves the equation when ρ(A) ≥ 1. Symmetric path:
 /// X = V [ (VᵀQV)_ij / (1 − λ_i λ_j) ] Vᵀ. Status: singular when λ_i λ_j ≈ 1; unstable_step when
-/// ρ(A) ≥ 1 (X then solves the equation but is not a stationary covariance).
+/// ρ(A) ≥ 1 (X then solves the equation but is not a stationary covariance); ill_conditioned when
+/// condition·ε > √ε. Q is scaled by a power of two near 1/max|Q| (A is not: the equation is not
+/// homogeneous in A); condition estimate as for the continuous solver.
 template <class DA, class DQ>
 LyapunovSolution<typename DA::Scalar> solve_discrete_lyapunov(const Eigen::MatrixBase<DA>& a,
                                                               const Eigen::MatrixBase<DQ>& q,

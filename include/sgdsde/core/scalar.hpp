@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "sgdsde/core/types.hpp"
+
 namespace sgdsde {
 
 template <class Scalar>
@@ -26,9 +28,11 @@ struct Constants<float> {
   static constexpr float fd_step() { return 5e-3f; }
 };
 
-/// |a − b| ≤ tol · max(1, |a|, |b|): absolute near zero, relative elsewhere.
+/// |a − b| ≤ tol · max(1, |a|, |b|): absolute near zero, relative elsewhere. Scalar is a's type;
+/// b and tol convert to it.
 template <class Scalar>
-inline bool is_approx(Scalar a, Scalar b, Scalar tol = Constants<Scalar>::tolerance()) {
+inline bool is_approx(Scalar a, detail::non_deduced_t<Scalar> b,
+                      detail::non_deduced_t<Scalar> tol = Constants<Scalar>::tolerance()) {
   using std::abs;
   using std::max;
   return abs(a - b) <= tol * max({Scalar(1), abs(a), abs(b)});

@@ -17,8 +17,12 @@ inline void require_symmetric(const char* function, const char* argument, const 
                               typename Derived::Scalar tol) {
   using Scalar = typename Derived::Scalar;
   require_square(function, argument, a);
-  const Scalar asym = (a - a.transpose()).norm();
-  const Scalar scale = a.norm();
+  // Measured on a / max|a_ij| so that neither a − aᵀ nor the norms overflow (a = ±1e308 entries).
+  const Scalar m = a.cwiseAbs().maxCoeff();
+  if (a.size() == 0 || m == Scalar(0)) return;
+  const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> b = a / m;
+  const Scalar asym = (b - b.transpose()).norm();
+  const Scalar scale = b.norm();
   if (!(asym <= tol * scale))
     detail::throw_invalid_argument(function, argument,
                                    "asymmetric with ‖A − Aᵀ‖_F / ‖A‖_F = " + detail::describe(asym / scale),
@@ -30,7 +34,7 @@ template <class Derived>
 inline Eigen::Matrix<typename Derived::Scalar, Eigen::Dynamic, Eigen::Dynamic> symmetric_part(
     const Eigen::MatrixBase<Derived>& a) {
   using Scalar = typename Derived::Scalar;
-  return Scalar(0.5) * (a + a.transpose());
+  return Scalar(0.5) * a + Scalar(0.5) * a.transpose();  // not ½(a + aᵀ): a + aᵀ may overflow
 }
 
 }  // namespace sgdsde

@@ -5,7 +5,8 @@
 // dimensions d, then d big-endian uint32 sizes, then the elements in row-major order. This header reads
 // unsigned-byte files only (the type of every MNIST / Fashion-MNIST file). Images come back as a
 // Scalar matrix with ONE COLUMN PER SAMPLE (rows·cols × N), pixels scaled to [0, 1] by x/255 (not
-// standardised); labels as ints. Link zlib (ZLIB::ZLIB) when including this header.
+// standardised); labels as sgdsde::Labels; an image file with its label file as a core Dataset.
+// Link the CMake target sgdsde::idx (sgdsde::sgdsde + zlib) when including this header.
 #pragma once
 
 #include <algorithm>
@@ -18,9 +19,11 @@
 #include <Eigen/Core>
 #include <zlib.h>
 
+#include "sgdsde/core/dataset.hpp"
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/types.hpp"
 
-namespace sgdsde {
+namespace sgdsde::data {
 
 /// Raw contents of an unsigned-byte IDX file: its sizes (dims[0] = number of items) and elements.
 struct IdxArray {
@@ -66,7 +69,7 @@ class GzFile {
 
 [[noreturn]] SGDSDE_COLD inline void throw_idx_error(const char* function, const std::string& path,
                                                      const std::string& found, const std::string& expected) {
-  throw_invalid_argument(function, "path", "'" + path + "' (" + found + ")", expected);
+  sgdsde::detail::throw_invalid_argument(function, "path", "'" + path + "' (" + found + ")", expected);
 }
 
 inline std::uint32_t big_endian_u32(const unsigned char* b) {
@@ -134,28 +137,25 @@ inline IdxArray read_idx(const std::string& path, int expected_dims) {
 namespace detail {
 
 template <class Scalar>
-Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> images_from_idx(const IdxArray& a, const std::string& path,
-                                                                      long max_samples) {
-  const Eigen::Index pixels = Eigen::Index(a.dims[1]) * Eigen::Index(a.dims[2]);
+MatrixX<Scalar> images_from_idx(const IdxArray& a, const std::string& path, Index max_samples) {
+  const Index pixels = Index(a.dims[1]) * Index(a.dims[2]);
   if (pixels == 0) throw_idx_error("read_idx_images", path, "images of size 0", "non-empty images");
-  const Eigen::Index n = max_samples < 0 ? Eigen::Index(a.dims[0])
-                                         : std::min<Eigen::Index>(Eigen::Index(a.dims[0]), max_samples);
+  const Index n = max_samples < 0 ? Index(a.dims[0]) : std::min<Index>(Index(a.dims[0]), max_samples);
   Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>> raw(a.bytes.data(), pixels,
-                                                                                     Eigen::Index(a.dims[0]));
+                                                                                     Index(a.dims[0]));
   return raw.leftCols(n).template cast<Scalar>() * (Scalar(1) / Scalar(255));
 }
 
-inline std::vector<int> labels_from_idx(const IdxArray& a, const std::string& path, int num_classes,
-                                        long max_samples) {
+inline Labels labels_from_idx(const IdxArray& a, const std::string& path, int num_classes, Index max_samples) {
   const std::size_t n =
       max_samples < 0 ? a.bytes.size() : std::min<std::size_t>(a.bytes.size(), std::size_t(max_samples));
-  std::vector<int> labels(n);
+  Labels labels(static_cast<Index>(n));
   for (std::size_t i = 0; i < a.bytes.size(); ++i) {
     if (int(a.bytes[i]) >= num_classes)
       throw_idx_error("read_idx_labels", path,
                       "label " + std::to_string(int(a.bytes[i])) + " at index " + std::to_string(i),
                       "labels in 0.." + std::to_string(num_classes - 1));
-    if (i < n) labels[i] = int(a.bytes[i]);
+    if (i < n) labels[Index(i)] = int(a.bytes[i]);
   }
   return labels;
 }
@@ -165,31 +165,22 @@ inline std::vector<int> labels_from_idx(const IdxArray& a, const std::string& pa
 /// Images of an IDX3 file (N × rows × cols) as a (rows·cols) × n matrix, one column per sample,
 /// pixel p of image i at (p, i) with p = row·cols + col, scaled to [0, 1] by x/255.
 /// `max_samples` < 0 reads all N; otherwise the first min(N, max_samples). The whole file is checked.
-template <class Scalar>
-Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> read_idx_images(const std::string& path,
-                                                                       long max_samples = -1) {
+template <class Scalar = float>
+MatrixX<Scalar> read_idx_images(const std::string& path, Index max_samples = -1) {
   return detail::images_from_idx<Scalar>(read_idx(path, 3), path, max_samples);
 }
 
 /// Labels of an IDX1 file; throws if any label is ≥ num_classes (names the file, index and value).
-inline std::vector<int> read_idx_labels(const std::string& path, int num_classes, long max_samples = -1) {
+inline Labels read_idx_labels(const std::string& path, int num_classes, Index max_samples = -1) {
   require(num_classes >= 1 && num_classes <= 256, "read_idx_labels", "num_classes", num_classes, "1..256");
   return detail::labels_from_idx(read_idx(path, 1), path, num_classes, max_samples);
 }
 
-/// Images (one column per sample, in [0, 1]) with their integer class labels.
-template <class Scalar>
-struct LabelledImages {
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> images;
-  std::vector<int> labels;
-  int num_classes = 0;
-  Eigen::Index size() const { return images.cols(); }
-};
-
-/// Reads a matching pair of IDX image and label files; throws if their item counts differ.
-template <class Scalar>
-LabelledImages<Scalar> read_idx_labelled(const std::string& image_path, const std::string& label_path,
-                                         int num_classes, long max_samples = -1) {
+/// A matching pair of IDX image and label files as a classification Dataset (inputs: one image per
+/// column, in [0, 1]); throws if their item counts differ. `max_samples` as for read_idx_images.
+template <class Scalar = float>
+Dataset<Scalar> read_idx_labelled(const std::string& image_path, const std::string& label_path, int num_classes,
+                                  Index max_samples = -1) {
   require(num_classes >= 1 && num_classes <= 256, "read_idx_labelled", "num_classes", num_classes, "1..256");
   const IdxArray labels_raw = read_idx(label_path, 1);
   const IdxArray images_raw = read_idx(image_path, 3);
@@ -197,45 +188,11 @@ LabelledImages<Scalar> read_idx_labelled(const std::string& image_path, const st
     detail::throw_idx_error("read_idx_labelled", label_path, std::to_string(labels_raw.dims[0]) + " labels",
                             std::to_string(images_raw.dims[0]) + " labels, one per image of '" + image_path +
                                 "'");
-  LabelledImages<Scalar> out;
+  Dataset<Scalar> out;
   out.labels = detail::labels_from_idx(labels_raw, label_path, num_classes, max_samples);
-  out.images = detail::images_from_idx<Scalar>(images_raw, image_path, max_samples);
+  out.inputs = detail::images_from_idx<Scalar>(images_raw, image_path, max_samples);
   out.num_classes = num_classes;
   return out;
 }
 
-/// Directory of the Fashion-MNIST files: `override_dir` if non-empty, else the environment variable
-/// SGDSDE_FASHION_MNIST_DIR if set and non-empty, else where Debian's dataset-fashion-mnist installs them.
-inline std::string fashion_mnist_dir(const std::string& override_dir = "") {
-  if (!override_dir.empty()) return override_dir;
-  if (const char* env = std::getenv("SGDSDE_FASHION_MNIST_DIR"); env && *env) return env;
-  return "/usr/share/datasets/fashion-mnist";
-}
-
-enum class FashionMnistSplit { train, test };
-
-/// The four file names of Fashion-MNIST (the same as MNIST's): "<prefix>-images-idx3-ubyte.gz", etc.
-inline std::string fashion_mnist_file(const std::string& dir, FashionMnistSplit split, bool images) {
-  const std::string prefix = split == FashionMnistSplit::train ? "train" : "t10k";
-  return dir + "/" + prefix + (images ? "-images-idx3-ubyte.gz" : "-labels-idx1-ubyte.gz");
-}
-
-/// True when both files of `split` can be opened in `dir` (see fashion_mnist_dir for the default).
-inline bool fashion_mnist_available(const std::string& dir, FashionMnistSplit split) {
-  for (bool images : {true, false}) {
-    detail::GzFile f(fashion_mnist_file(dir, split, images));
-    if (!f.get()) return false;
-  }
-  return true;
-}
-
-/// Fashion-MNIST train (60000) or test (10000) split: 784 × N images in [0, 1], labels 0..9.
-template <class Scalar>
-LabelledImages<Scalar> load_fashion_mnist(FashionMnistSplit split, const std::string& dir = "",
-                                          long max_samples = -1) {
-  const std::string d = fashion_mnist_dir(dir);
-  return read_idx_labelled<Scalar>(fashion_mnist_file(d, split, true), fashion_mnist_file(d, split, false), 10,
-                                   max_samples);
-}
-
-}  // namespace sgdsde
+}  // namespace sgdsde::data

@@ -1,28 +1,19 @@
-// sgdsde/data/synthetic.hpp — synthetic regression sets: the noisy sine windows of Borovykh et al.
-// (2019) §3, noisy linear regression y = xᵀθ* + ε, and a random-features teacher–student set.
-// Samples are COLUMNS (inputs d × N, targets k × N); every generator takes a RandomStream by value, so
-// the caller's stream is never advanced and the same stream always gives the same set.
+// sgdsde/data/synthetic.hpp — synthetic regression sets as core Datasets: the noisy sine windows of
+// Borovykh et al. (2019) §3, noisy linear regression y = xᵀθ* + ε, and a random-features teacher–student set.
+// Samples are COLUMNS (inputs d × N, targets k × N). Every generator takes its RandomStream last and by
+// value, so the caller's stream is never advanced and the same stream always gives the same set.
 #pragma once
 
 #include <cmath>
 
 #include <Eigen/Core>
 
+#include "sgdsde/core/dataset.hpp"
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/random.hpp"
+#include "sgdsde/core/types.hpp"
 
-namespace sgdsde {
-
-/// A regression set with one column per sample. `clean_targets` are the targets without the
-/// observation noise (the function a perfect learner would recover).
-template <class Scalar>
-struct RegressionData {
-  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  Matrix inputs;
-  Matrix targets;
-  Matrix clean_targets;
-  Eigen::Index size() const { return inputs.cols(); }
-};
+namespace sgdsde::data {
 
 /// Parameters of the noisy sine series of Borovykh et al. (2019) §3: y_i = sin(frequency·t_i) + c ε_i,
 /// t_i = 0, 1, ..., length − 1, ε_i ~ N(0, 1) i.i.d.; a window of `window` consecutive values
@@ -35,70 +26,85 @@ struct SineWindowOptions {
   long window = 5;
 };
 
-/// The noisy sine window set: N = length − window samples; sample j (0-based) has input
-/// (y_j, ..., y_{j+window−1}) and target y_{j+window}; clean_targets hold sin(frequency·(j + window)).
-/// The noise ε_i is value i of `stream.normal_at` (so the series can be regenerated point by point).
-template <class Scalar>
-RegressionData<Scalar> noisy_sine_windows(RandomStream stream, const SineWindowOptions& options = {}) {
-  const char* fn = "noisy_sine_windows";
+namespace detail {
+inline void check_sine_options(const char* fn, const SineWindowOptions& options) {
   require(options.window >= 1, fn, "options.window", options.window, "an integer >= 1");
   require(options.length > options.window, fn, "options.length", options.length, "> options.window");
   require(std::isfinite(options.noise) && options.noise >= 0, fn, "options.noise", options.noise,
           "a finite value >= 0");
   require(std::isfinite(options.frequency), fn, "options.frequency", options.frequency, "a finite value");
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> eps(options.length);
-  stream.normal_at(0, eps);
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> clean(options.length), y(options.length);
-  for (long i = 0; i < options.length; ++i) {
-    clean[i] = Scalar(std::sin(options.frequency * double(i)));
-    y[i] = clean[i] + Scalar(options.noise) * eps[i];
-  }
-  const Eigen::Index n = options.length - options.window, w = options.window;
-  RegressionData<Scalar> out;
+}
+}  // namespace detail
+
+/// The noisy sine window set: N = length − window samples; sample j (0-based) has input
+/// (y_j, ..., y_{j+window−1}) and target y_{j+window}. The noise ε_i is value i of
+/// `stream.normal_at` (so the series can be regenerated point by point).
+template <class Scalar = double>
+Dataset<Scalar> noisy_sine_windows(const SineWindowOptions& options, RandomStream stream) {
+  detail::check_sine_options("noisy_sine_windows", options);
+  VectorX<Scalar> y(options.length);
+  stream.normal_at(0, y);
+  for (long i = 0; i < options.length; ++i)
+    y[i] = Scalar(std::sin(options.frequency * double(i))) + Scalar(options.noise) * y[i];
+  const Index n = options.length - options.window, w = options.window;
+  Dataset<Scalar> out;
   out.inputs.resize(w, n);
   out.targets.resize(1, n);
-  out.clean_targets.resize(1, n);
-  for (Eigen::Index j = 0; j < n; ++j) {
+  for (Index j = 0; j < n; ++j) {
     out.inputs.col(j) = y.segment(j, w);
     out.targets(0, j) = y[j + w];
-    out.clean_targets(0, j) = clean[j + w];
   }
   return out;
 }
 
-/// Noisy linear regression: x_n ~ N(0, I_d) i.i.d., y_n = x_nᵀθ* + σ ε_n, ε_n ~ N(0, 1).
-/// Inputs are the first d·N normals of `stream` (column by column), ε the next N.
-/// Preconditions: num_samples ≥ 1, θ* finite and non-empty, σ ≥ 0 finite.
-template <class Scalar>
-RegressionData<Scalar> noisy_linear_regression(RandomStream stream, Eigen::Index num_samples,
-                                               const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>& theta_star,
-                                               Scalar noise_sd) {
+/// The noisy sine window set with the paper's default options.
+template <class Scalar = double>
+Dataset<Scalar> noisy_sine_windows(RandomStream stream) {
+  return noisy_sine_windows<Scalar>(SineWindowOptions{}, stream);
+}
+
+/// The targets of `noisy_sine_windows(options, ·)` without noise, 1 × N: sin(frequency·(j + window)).
+template <class Scalar = double>
+MatrixX<Scalar> sine_window_clean_targets(const SineWindowOptions& options = {}) {
+  detail::check_sine_options("sine_window_clean_targets", options);
+  const Index n = options.length - options.window;
+  MatrixX<Scalar> clean(1, n);
+  for (Index j = 0; j < n; ++j) clean(0, j) = Scalar(std::sin(options.frequency * double(j + options.window)));
+  return clean;
+}
+
+/// Noisy linear regression: x_n ~ N(0, I_d) i.i.d., y_n = x_nᵀθ* + σ ε_n, ε_n ~ N(0, 1); d = θ*.size().
+/// Inputs are the first d·N normals of `stream` (column by column), ε the next N. Scalar is θ*'s.
+/// The clean targets are θ*ᵀ inputs. Preconditions: num_samples ≥ 1, θ* finite and non-empty, σ ≥ 0 finite.
+template <class Derived>
+Dataset<typename Derived::Scalar> noisy_linear_regression(const Eigen::MatrixBase<Derived>& theta_star,
+                                                          sgdsde::detail::non_deduced_t<typename Derived::Scalar> noise_sd,
+                                                          Index num_samples, RandomStream stream) {
+  using Scalar = typename Derived::Scalar;
   const char* fn = "noisy_linear_regression";
-  require(num_samples >= 1, fn, "num_samples", num_samples, "an integer >= 1");
-  require(theta_star.size() >= 1, fn, "theta_star", theta_star.size(), "a non-empty vector");
+  require(theta_star.cols() == 1 && theta_star.size() >= 1, fn, "theta_star",
+          std::to_string(theta_star.rows()) + "x" + std::to_string(theta_star.cols()), "a non-empty column vector");
   require_finite(fn, "theta_star", theta_star);
-  require(std::isfinite(double(noise_sd)) && noise_sd >= Scalar(0), fn, "noise_sd", noise_sd,
-          "a finite value >= 0");
-  RegressionData<Scalar> out;
+  require(std::isfinite(double(noise_sd)) && noise_sd >= Scalar(0), fn, "noise_sd", noise_sd, "a finite value >= 0");
+  require(num_samples >= 1, fn, "num_samples", num_samples, "an integer >= 1");
+  Dataset<Scalar> out;
   out.inputs.resize(theta_star.size(), num_samples);
   stream.fill_normal(out.inputs);
-  Eigen::Matrix<Scalar, 1, Eigen::Dynamic> eps(num_samples);
-  stream.fill_normal(eps);
-  out.clean_targets.noalias() = theta_star.transpose() * out.inputs;
-  out.targets = out.clean_targets + noise_sd * eps;
+  out.targets.resize(1, num_samples);
+  stream.fill_normal(out.targets);
+  out.targets = theta_star.transpose() * out.inputs + noise_sd * out.targets;
   return out;
 }
 
 /// A random-features teacher f*(x) = A relu(W x / √d) / √m with W (m × d) and A (k × m) i.i.d. N(0, 1).
 template <class Scalar>
 struct RandomFeaturesTeacher {
-  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-  Matrix W;
-  Matrix A;
+  MatrixX<Scalar> W;
+  MatrixX<Scalar> A;
 
-  /// Draws W then A from `stream` (by value: the caller's stream does not move).
-  static RandomFeaturesTeacher draw(RandomStream stream, Eigen::Index input_dim, Eigen::Index width,
-                                    Eigen::Index outputs = 1) {
+  /// Draws W (width × input_dim) then A (outputs × width) from `stream` (by value: the caller's
+  /// stream does not move).
+  static RandomFeaturesTeacher draw(Index input_dim, Index width, Index outputs, RandomStream stream) {
     const char* fn = "RandomFeaturesTeacher::draw";
     require(input_dim >= 1, fn, "input_dim", input_dim, "an integer >= 1");
     require(width >= 1, fn, "width", width, "an integer >= 1");
@@ -111,36 +117,38 @@ struct RandomFeaturesTeacher {
     return t;
   }
 
+  Index input_dim() const { return W.cols(); }
+  Index width() const { return W.rows(); }
+  Index outputs() const { return A.rows(); }
+
   /// Outputs k × N for inputs d × N (one column per sample).
-  Matrix operator()(const Eigen::Ref<const Matrix>& x) const {
+  MatrixX<Scalar> operator()(const Eigen::Ref<const MatrixX<Scalar>>& x) const {
     require_shape("RandomFeaturesTeacher", "x", x, W.cols(), -1);
     using std::sqrt;
-    Matrix h = (W * x).array().max(Scalar(0)) * (Scalar(1) / sqrt(Scalar(W.cols())));
-    Matrix y = (A * h) * (Scalar(1) / sqrt(Scalar(W.rows())));
-    return y;
+    const MatrixX<Scalar> h = (W * x).array().max(Scalar(0)) * (Scalar(1) / sqrt(Scalar(W.cols())));
+    return (A * h) * (Scalar(1) / sqrt(Scalar(W.rows())));
   }
 };
 
-/// Teacher–student set: x_n ~ N(0, I_d), y_n = f*(x_n) + σ ε_n with ε_n ~ N(0, I_k), f* the teacher.
-/// `stream` gives the inputs (first d·N normals) then the noise (next k·N); draw the teacher from
-/// another substream.
+/// Teacher–student set: x_n ~ N(0, I_d), y_n = f*(x_n) + σ ε_n with ε_n ~ N(0, I_k), f* the teacher
+/// (clean targets: teacher(inputs)). `stream` gives the inputs (first d·N normals) then the noise
+/// (next k·N); draw the teacher from another substream.
 template <class Scalar>
-RegressionData<Scalar> teacher_student(RandomStream stream, const RandomFeaturesTeacher<Scalar>& teacher,
-                                       Eigen::Index num_samples, Scalar noise_sd) {
+Dataset<Scalar> teacher_student(const RandomFeaturesTeacher<Scalar>& teacher,
+                                sgdsde::detail::non_deduced_t<Scalar> noise_sd, Index num_samples,
+                                RandomStream stream) {
   const char* fn = "teacher_student";
+  require(teacher.W.size() > 0 && teacher.A.size() > 0 && teacher.A.cols() == teacher.W.rows(), fn, "teacher",
+          teacher.A.cols(), "a teacher with A.cols() == W.rows() > 0");
+  require(std::isfinite(double(noise_sd)) && noise_sd >= Scalar(0), fn, "noise_sd", noise_sd, "a finite value >= 0");
   require(num_samples >= 1, fn, "num_samples", num_samples, "an integer >= 1");
-  require(teacher.W.size() > 0 && teacher.A.cols() == teacher.W.rows(), fn, "teacher", teacher.A.cols(),
-          "A.cols() == W.rows() > 0");
-  require(std::isfinite(double(noise_sd)) && noise_sd >= Scalar(0), fn, "noise_sd", noise_sd,
-          "a finite value >= 0");
-  RegressionData<Scalar> out;
+  Dataset<Scalar> out;
   out.inputs.resize(teacher.W.cols(), num_samples);
   stream.fill_normal(out.inputs);
-  Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> eps(teacher.A.rows(), num_samples);
+  MatrixX<Scalar> eps(teacher.A.rows(), num_samples);
   stream.fill_normal(eps);
-  out.clean_targets = teacher(out.inputs);
-  out.targets = out.clean_targets + noise_sd * eps;
+  out.targets = teacher(out.inputs) + noise_sd * eps;
   return out;
 }
 
-}  // namespace sgdsde
+}  // namespace sgdsde::data

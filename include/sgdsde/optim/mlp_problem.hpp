@@ -1,165 +1,137 @@
-// sgdsde/optim/mlp_problem.hpp — adapter that makes an nn::Mlp on a data set (samples as columns) a
-// Problem for sgdsde::train (see train.hpp), plus evaluation of loss and accuracy on held-out data.
-// Loss conventions are nn's: mean over the batch of ½‖f − y‖² or of softmax cross-entropy.
+// sgdsde/optim/mlp_problem.hpp — an nn::Mlp with a loss value over a data set (samples as columns) as a
+// Problem for optim::train (train.hpp), and train(net, loss, inputs, options) that trains the network in
+// place: minibatch SGD on L(θ) = (1/N) Σ_n l(f_θ(x_n), y_n) (Jastrzębski et al. 2018 eq. 4).
 #pragma once
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/minibatch.hpp"
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/nn/mlp.hpp"
-#include "sgdsde/optim/sampler.hpp"
 #include "sgdsde/optim/train.hpp"
 
-namespace sgdsde {
+namespace sgdsde::optim {
 
-/// Minibatch loss and gradient of an MLP on a fixed data set.
+namespace detail {
+/// The per-batch copy of a loss's data: the columns (targets) or entries (labels) of the batch's samples,
+/// gathered into a buffer of max_batch samples, and the loss value viewing the first S of them.
+template <class LossFn>
+struct BatchLoss;
+
+template <class Scalar>
+struct BatchLoss<nn::SquaredError<Scalar>> {
+  MatrixX<Scalar> buffer;
+  BatchLoss(const nn::SquaredError<Scalar>& all, Index max_batch) : buffer(all.targets.rows(), max_batch) {}
+  void gather(const nn::SquaredError<Scalar>& all, Index j, Index n) { buffer.col(j) = all.targets.col(n); }
+  nn::SquaredError<Scalar> first(Index s) const { return nn::SquaredError<Scalar>(buffer.leftCols(s)); }
+};
+
+template <>
+struct BatchLoss<nn::SoftmaxCrossEntropy> {
+  Labels buffer;
+  BatchLoss(const nn::SoftmaxCrossEntropy&, Index max_batch) : buffer(max_batch) {}
+  void gather(const nn::SoftmaxCrossEntropy& all, Index j, Index n) { buffer[j] = all.labels[n]; }
+  nn::SoftmaxCrossEntropy first(Index s) const { return nn::SoftmaxCrossEntropy(buffer.head(s)); }
+};
+}  // namespace detail
+
+/// Minibatch loss and gradient of an MLP on a fixed data set, for train(problem, θ₀, options).
 ///
-/// Holds the network (its spec, batch-norm buffers and a scratch parameter vector), a VIEW of the
-/// inputs (d_in × N; the caller keeps that matrix alive and unchanged), a copy of the targets, and all
-/// workspaces for batches of up to `max_batch` samples, so a call allocates nothing.
-/// Targets: integer labels in [0, d_out) when the spec's loss is softmax cross-entropy (one per column),
-/// or a d_out × N matrix for squared error.
+/// Holds references: the caller's network (whose parameter vector is the training iterate: after
+/// train() the network holds the trained parameters), the loss value (a view of the targets or labels
+/// of all N samples) and a view of the inputs (d_in × N); the caller keeps all three alive and
+/// unchanged. Owns the workspaces for batches of up to `max_batch` samples: a call allocates nothing.
 /// Each call of loss_and_gradient counts as a training step: in train mode with batch norm it also
 /// updates the network's running statistics (nn::update_batch_norm_statistics).
-template <class Scalar_>
+template <class Scalar_, class LossFn>
 class MlpProblem {
  public:
   using Scalar = Scalar_;
-  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-  using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+  using Vector = VectorX<Scalar>;
 
-  /// Classification. Throws if a label is out of range, counts differ, N = 0, or max_batch < 1.
-  MlpProblem(nn::Mlp<Scalar> model, const Matrix& inputs, const std::vector<int>& labels, Eigen::Index max_batch)
-      : model_(std::move(model)), inputs_(inputs.data(), inputs.rows(), inputs.cols()), ws_(model_, check(max_batch)) {
+  /// Throws if the inputs are not d_in × N with N ≥ 1 and finite, the loss does not hold N valid targets
+  /// (d_out × N, finite) or labels (N in [0, d_out)), or max_batch < 1.
+  template <class Derived>
+  MlpProblem(nn::Mlp<Scalar>& net, const LossFn& loss, const Eigen::MatrixBase<Derived>& inputs, Index max_batch)
+      : net_(net),
+        loss_(loss),
+        inputs_(nn::detail::stored_view<MatrixX<Scalar>>("MlpProblem", "inputs", inputs)),
+        ws_(net, check_batch(max_batch)),
+        batch_loss_(loss, max_batch),
+        batch_inputs_(net.input_dim(), max_batch) {
+    nn::detail::static_check_loss<LossFn, Scalar>();
     const char* fn = "MlpProblem";
-    require(model_.spec().loss == nn::Loss::softmax_cross_entropy, fn, "model.spec().loss",
-            nn::to_string(model_.spec().loss), "softmax_cross_entropy for integer labels");
-    check_inputs(fn, inputs, max_batch);
-    require(Eigen::Index(labels.size()) == inputs.cols(), fn, "labels.size()", labels.size(),
-            "one label per input column");
-    labels_ = Eigen::Map<const Eigen::VectorXi>(labels.data(), Eigen::Index(labels.size()));
-    nn::require_labels(fn, labels_, model_.output_dim());
-    batch_labels_.resize(max_batch);
-    batch_inputs_.resize(inputs.rows(), max_batch);
+    require_shape(fn, "inputs", inputs_, net.input_dim(), -1);
+    require(inputs_.cols() >= 1, fn, "inputs.cols()", inputs_.cols(), ">= 1 sample (non-empty data)");
+    if (!all_finite(inputs_)) require_finite(fn, "inputs", inputs_);
+    loss.check(fn, net.output_dim(), inputs_.cols());
   }
+  MlpProblem(nn::Mlp<Scalar>&, const LossFn&, MatrixX<Scalar>&&, Index) = delete;  // the view would dangle
 
-  /// Regression with squared error: targets d_out × N.
-  MlpProblem(nn::Mlp<Scalar> model, const Matrix& inputs, const Matrix& targets, Eigen::Index max_batch)
-      : model_(std::move(model)), inputs_(inputs.data(), inputs.rows(), inputs.cols()), ws_(model_, check(max_batch)) {
-    const char* fn = "MlpProblem";
-    require(model_.spec().loss == nn::Loss::squared_error, fn, "model.spec().loss", nn::to_string(model_.spec().loss),
-            "squared_error for real-valued targets");
-    check_inputs(fn, inputs, max_batch);
-    require_shape(fn, "targets", targets, model_.output_dim(), inputs.cols());
-    require_finite(fn, "targets", targets);
-    targets_ = targets;
-    batch_targets_.resize(targets.rows(), max_batch);
-    batch_inputs_.resize(inputs.rows(), max_batch);
-  }
-
-  Eigen::Index num_samples() const { return inputs_.cols(); }
-  Eigen::Index num_parameters() const { return model_.num_parameters(); }
-  bool is_classification() const { return model_.spec().loss == nn::Loss::softmax_cross_entropy; }
-  /// The network's flat parameter vector, used by sgdsde::train as its iterate (no copy per step).
-  Vector& parameter_storage() { return model_.parameters(); }
-  /// The network; its parameters are those of the last call (loss_and_gradient or evaluate).
-  nn::Mlp<Scalar>& model() { return model_; }
-  const nn::Mlp<Scalar>& model() const { return model_; }
+  Index num_samples() const { return inputs_.cols(); }
+  Index num_parameters() const { return net_.num_parameters(); }
+  Index max_batch() const { return batch_inputs_.cols(); }
+  /// The network's flat parameter vector, used by optim::train as its iterate (no copy per step).
+  Vector& parameter_storage() { return net_.parameters(); }
+  nn::Mlp<Scalar>& network() { return net_; }
 
   /// Mean loss over the batch at θ and its gradient (train mode: batch statistics for batch norm).
   Scalar loss_and_gradient(const Eigen::Ref<const Vector>& theta, const Batch& batch, Eigen::Ref<Vector> gradient) {
     const char* fn = "MlpProblem::loss_and_gradient";
     require(theta.size() == num_parameters(), fn, "theta.size()", theta.size(), "num_parameters()");
-    const Eigen::Index s = Eigen::Index(batch.size());
-    require(s >= 1 && s <= ws_.max_batch, fn, "batch.size()", s, "1..max_batch");
-    set_parameters(theta);
-    for (Eigen::Index j = 0; j < s; ++j) {
-      const Eigen::Index n = batch[std::size_t(j)];
+    const Index s = Index(batch.size());
+    require(s >= 1 && s <= max_batch(), fn, "batch.size()", s, "1..max_batch");
+    if (theta.data() != net_.parameters().data()) net_.parameters() = theta;
+    for (Index j = 0; j < s; ++j) {
+      const Index n = batch[std::size_t(j)];
       require(n >= 0 && n < num_samples(), fn, "batch index", n, "an index in 0..N-1");
       batch_inputs_.col(j) = inputs_.col(n);
-      if (is_classification()) batch_labels_[j] = labels_[n];
-      else batch_targets_.col(j) = targets_.col(n);
+      batch_loss_.gather(loss_, j, n);
     }
-    Scalar loss;
-    if (is_classification())
-      loss = nn::loss_and_gradient(model_, batch_inputs_.leftCols(s), batch_labels_.head(s), gradient, ws_);
-    else
-      loss = nn::loss_and_gradient(model_, batch_inputs_.leftCols(s), batch_targets_.leftCols(s), gradient, ws_);
-    if (model_.spec().batch_norm) nn::update_batch_norm_statistics(model_, ws_);
+    const Scalar loss = nn::loss_and_gradient(net_, batch_loss_.first(s), batch_inputs_.leftCols(s), gradient, ws_);
+    if (net_.spec().batch_norm) nn::update_batch_norm_statistics(net_, ws_);
     return loss;
   }
 
-  /// Mean loss and accuracy (fraction of argmax f = label) of θ on labelled data, in eval mode, in
-  /// chunks of max_batch columns. Inputs d_in × M, labels M in [0, d_out).
-  Evaluation evaluate(const Eigen::Ref<const Vector>& theta, const Matrix& inputs, const std::vector<int>& labels) {
-    const char* fn = "MlpProblem::evaluate";
-    require(is_classification(), fn, "labels", "integer labels", "a classification problem");
-    require_shape(fn, "inputs", inputs, model_.input_dim(), -1);
-    require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), ">= 1");
-    require(Eigen::Index(labels.size()) == inputs.cols(), fn, "labels.size()", labels.size(), "inputs.cols()");
-    require(theta.size() == num_parameters(), fn, "theta.size()", theta.size(), "num_parameters()");
-    set_parameters(theta);
-    const Eigen::Map<const Eigen::VectorXi> all(labels.data(), Eigen::Index(labels.size()));
-    nn::require_labels(fn, all, model_.output_dim());
-    double loss_sum = 0, correct = 0;
-    Matrix out(model_.output_dim(), ws_.max_batch);
-    for (Eigen::Index first = 0; first < inputs.cols(); first += ws_.max_batch) {
-      const Eigen::Index m = std::min(ws_.max_batch, inputs.cols() - first);
-      nn::forward(model_, inputs.middleCols(first, m), out.leftCols(m), ws_, nn::Mode::eval);
-      for (Eigen::Index j = 0; j < m; ++j) {
-        Eigen::Index arg;
-        const double top = double(out.col(j).maxCoeff(&arg));
-        if (arg == all[first + j]) correct += 1;
-        // softmax cross-entropy log Σ_k exp f_k − f_y, shifted by the maximum (no overflow)
-        loss_sum += top + std::log((out.col(j).template cast<double>().array() - top).exp().sum()) -
-                    double(out(all[first + j], j));
-      }
-    }
-    return Evaluation{loss_sum / double(inputs.cols()), correct / double(inputs.cols())};
-  }
-
-  /// Mean squared-error loss of θ on (inputs, targets), eval mode (accuracy NaN).
-  Evaluation evaluate(const Eigen::Ref<const Vector>& theta, const Matrix& inputs, const Matrix& targets) {
-    const char* fn = "MlpProblem::evaluate";
-    require(!is_classification(), fn, "targets", "a matrix", "a squared-error problem");
-    require_shape(fn, "inputs", inputs, model_.input_dim(), -1);
-    require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), ">= 1");
-    require_shape(fn, "targets", targets, model_.output_dim(), inputs.cols());
-    require(theta.size() == num_parameters(), fn, "theta.size()", theta.size(), "num_parameters()");
-    set_parameters(theta);
-    double loss_sum = 0;
-    for (Eigen::Index first = 0; first < inputs.cols(); first += ws_.max_batch) {
-      const Eigen::Index m = std::min(ws_.max_batch, inputs.cols() - first);
-      loss_sum += double(nn::loss(model_, inputs.middleCols(first, m), targets.middleCols(first, m), ws_)) * double(m);
-    }
-    return Evaluation{loss_sum / double(inputs.cols()), std::numeric_limits<double>::quiet_NaN()};
-  }
-
  private:
-  static Eigen::Index check(Eigen::Index max_batch) {
+  static Index check_batch(Index max_batch) {
     require(max_batch >= 1, "MlpProblem", "max_batch", max_batch, "an integer >= 1");
     return max_batch;
   }
-  void check_inputs(const char* fn, const Matrix& inputs, Eigen::Index) const {
-    require_shape(fn, "inputs", inputs, model_.input_dim(), -1);
-    require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), ">= 1 sample (non-empty data)");
-    if (!all_finite(inputs)) require_finite(fn, "inputs", inputs);
-  }
-  void set_parameters(const Eigen::Ref<const Vector>& theta) {
-    if (theta.data() != model_.parameters().data()) model_.parameters() = theta;
-  }
 
-  nn::Mlp<Scalar> model_;
-  Eigen::Map<const Matrix> inputs_;
+  nn::Mlp<Scalar>& net_;
+  LossFn loss_;
+  Eigen::Map<const MatrixX<Scalar>, 0, Eigen::OuterStride<>> inputs_;
   nn::MlpWorkspace<Scalar> ws_;
-  Eigen::VectorXi labels_, batch_labels_;
-  Matrix targets_, batch_targets_, batch_inputs_;
+  detail::BatchLoss<LossFn> batch_loss_;
+  MatrixX<Scalar> batch_inputs_;
 };
 
-}  // namespace sgdsde
+template <class Scalar, class LossFn, class Derived>
+MlpProblem(nn::Mlp<Scalar>&, const LossFn&, const Eigen::MatrixBase<Derived>&, Index) -> MlpProblem<Scalar, LossFn>;
+
+/// Trains `net` in place by minibatch SGD on the mean loss over the data set (the loss value views the
+/// targets or labels of all N samples, `inputs` is d_in × N), from the network's current parameters:
+///   auto result = optim::train(net, nn::SoftmaxCrossEntropy(train.labels), train.inputs, options);
+/// Each step gathers the batch's columns of inputs and targets/labels into preallocated buffers (batch
+/// size up to the sampler's largest S). Everything else is train(problem, θ₀, options, observer): same
+/// options, observer, outcomes and exceptions. The trained parameters are in `net` (the last finite
+/// iterate if training stopped early), so the result is the TrainSummary alone; observers see
+/// net.parameters() as Progress::parameters and may evaluate `net` itself.
+template <class Scalar, class LossFn, class Derived, class Observer = NoObserver>
+TrainSummary train(nn::Mlp<Scalar>& net, const LossFn& loss, const Eigen::MatrixBase<Derived>& inputs,
+                   const TrainOptions& options, Observer&& observer = {}) {
+  const char* fn = "train";
+  detail::check_options(fn, options, inputs.cols());
+  require_finite(fn, "net.parameters()", net.parameters());
+  MlpProblem<Scalar, LossFn> problem(net, loss, inputs, batch_size_of(options.sampler).max());
+  TrainSummary result;
+  detail::train_loop(problem, net.parameters(), options, observer, result);
+  return result;
+}
+
+}  // namespace sgdsde::optim

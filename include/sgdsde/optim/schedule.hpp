@@ -1,110 +1,71 @@
-// sgdsde/optim/schedule.hpp — learning-rate and batch-size schedules as small values called with the
-// step index k = 0, 1, ...: constant, step decay, and the cyclic (triangular) schedules of
-// Jastrzębski et al. (2018) Fig. 1 (cyclic η between 0.001 and 0.005 at S = 128; cyclic S between 128
-// and 640 at η = 0.005), which keep the SDE noise scale η/S on the same cycle.
+// sgdsde/optim/schedule.hpp — learning-rate schedules η_k as values called with the step index k:
+// constant, step decay, and the cyclic (triangular) rate of Jastrzębski et al. (2018) Fig. 1 (η between
+// 0.001 and 0.005 at S = 128). A number converts to a constant schedule. Cyclic batch sizes are the
+// sampler's BatchSizeSchedule (core/minibatch.hpp).
 #pragma once
 
 #include <cmath>
 #include <variant>
 
-#include <Eigen/Core>
-
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/minibatch.hpp"
 
-namespace sgdsde {
-
-namespace detail {
-/// Triangular wave in [0, 1]: 0 at k = 0, 1 at k = h, 0 at k = 2h, period 2h.
-inline double triangle(long k, long half_period) {
-  const long pos = k % (2 * half_period);
-  return pos <= half_period ? double(pos) / double(half_period) : double(2 * half_period - pos) / double(half_period);
-}
-}  // namespace detail
+namespace sgdsde::optim {
 
 /// η_k = value.
-template <class Scalar>
 struct ConstantSchedule {
-  Scalar value;
-  explicit ConstantSchedule(Scalar v) : value(v) { require_positive("ConstantSchedule", "value", v); }
-  Scalar operator()(long) const { return value; }
+  double value;
+  explicit ConstantSchedule(double v) : value(v) { require_positive("ConstantSchedule", "value", v); }
+  double operator()(long) const { return value; }
 };
 
 /// η_k = initial · factor^⌊k / every⌋ (e.g. factor ½ every 25 epochs' worth of steps).
-template <class Scalar>
 struct StepDecaySchedule {
-  Scalar initial, factor;
+  double initial, factor;
   long every;
-  StepDecaySchedule(Scalar initial_value, Scalar decay_factor, long every_steps)
+  StepDecaySchedule(double initial_value, double decay_factor, long every_steps)
       : initial(initial_value), factor(decay_factor), every(every_steps) {
     require_positive("StepDecaySchedule", "initial_value", initial_value);
     require_positive("StepDecaySchedule", "decay_factor", decay_factor);
     require(every_steps >= 1, "StepDecaySchedule", "every_steps", every_steps, "an integer >= 1");
   }
-  Scalar operator()(long k) const {
-    using std::pow;
-    return initial * pow(factor, Scalar(k / every));
-  }
+  double operator()(long k) const { return initial * std::pow(factor, double(k / every)); }
 };
 
 /// Cyclic triangular learning rate: η_k = low + (high − low)·tri(k), tri rising linearly from 0 at
 /// k = 0 to 1 at k = half_period and back to 0 at k = 2·half_period (period 2·half_period steps).
-template <class Scalar>
 struct CyclicSchedule {
-  Scalar low, high;
+  double low, high;
   long half_period;
-  CyclicSchedule(Scalar low_value, Scalar high_value, long half_period_steps)
+  CyclicSchedule(double low_value, double high_value, long half_period_steps)
       : low(low_value), high(high_value), half_period(half_period_steps) {
     require_positive("CyclicSchedule", "low_value", low_value);
-    require(high_value >= low_value && std::isfinite(double(high_value)), "CyclicSchedule", "high_value", high_value,
+    require(high_value >= low_value && std::isfinite(high_value), "CyclicSchedule", "high_value", high_value,
             "a finite value >= low_value");
-    require(half_period_steps >= 1, "CyclicSchedule", "half_period_steps", half_period_steps, "an integer >= 1");
+    require(half_period_steps >= 1 && half_period_steps <= sgdsde::detail::max_half_period, "CyclicSchedule",
+            "half_period_steps", half_period_steps, "an integer in [1, LONG_MAX / 2]");
   }
-  Scalar operator()(long k) const { return low + (high - low) * Scalar(detail::triangle(k, half_period)); }
+  double operator()(long k) const { return low + (high - low) * detail::triangle(k, half_period); }
 };
 
-/// Any of the learning-rate schedules above (a value, so it can be stored in options).
-template <class Scalar>
-using LearningRateSchedule = std::variant<ConstantSchedule<Scalar>, StepDecaySchedule<Scalar>, CyclicSchedule<Scalar>>;
+/// Any of the schedules above, as a value. A number converts to a constant schedule, so options read
+/// `options.learning_rate = 0.1;` or `options.learning_rate = CyclicSchedule(0.001, 0.005, 500);`.
+/// Rates are hyperparameters kept in double whatever the Scalar of the model; a step uses Scalar(η_k).
+class LearningRateSchedule {
+ public:
+  LearningRateSchedule(double eta) : schedule_(ConstantSchedule(eta)) {}  // NOLINT: a number is a schedule
+  LearningRateSchedule(ConstantSchedule s) : schedule_(s) {}               // NOLINT
+  LearningRateSchedule(StepDecaySchedule s) : schedule_(s) {}              // NOLINT
+  LearningRateSchedule(CyclicSchedule s) : schedule_(s) {}                 // NOLINT
 
-template <class Scalar>
-Scalar learning_rate_at(const LearningRateSchedule<Scalar>& s, long k) {
-  return std::visit([k](const auto& f) { return Scalar(f(k)); }, s);
-}
-
-/// Batch size S_k. `constant(S)`: S_k = S. Cyclic between `low` and `high` with the triangle tri(k) of
-/// CyclicSchedule (S_low at k = 0, S_high at k = half_period):
-///  - Shape::linear:        S_k = round(low + (high − low)·tri(k)), S itself triangular;
-///  - Shape::inverse_linear: 1/S_k = 1/low − (1/low − 1/high)·tri(k), rounded to the nearest integer,
-///    so at a fixed η the SDE noise scale η/S_k is itself a triangle between η/low and η/high: the
-///    same η/S path as a cyclic learning rate between η·low/high and η at the fixed batch size `low`
-///    (Jastrzębski Fig. 1 pairs S ∈ [128, 640] at η = 0.005 with η ∈ [0.001, 0.005] at S = 128).
-struct BatchSizeSchedule {
-  enum class Shape { linear, inverse_linear };
-  Eigen::Index low = 1, high = 1;
-  long half_period = 1;
-  Shape shape = Shape::linear;
-
-  static BatchSizeSchedule constant(Eigen::Index s) {
-    require(s >= 1, "BatchSizeSchedule::constant", "s", s, "an integer >= 1");
-    return BatchSizeSchedule{s, s, 1, Shape::linear};
+  /// η_k (> 0 and finite for every k by construction).
+  double operator()(long k) const {
+    return std::visit([k](const auto& s) { return s(k); }, schedule_);
   }
-  static BatchSizeSchedule cyclic(Eigen::Index low, Eigen::Index high, long half_period_steps,
-                                  Shape shape = Shape::linear) {
-    require(low >= 1, "BatchSizeSchedule::cyclic", "low", low, "an integer >= 1");
-    require(high >= low, "BatchSizeSchedule::cyclic", "high", high, ">= low");
-    require(half_period_steps >= 1, "BatchSizeSchedule::cyclic", "half_period_steps", half_period_steps,
-            "an integer >= 1");
-    return BatchSizeSchedule{low, high, half_period_steps, shape};
-  }
+  const std::variant<ConstantSchedule, StepDecaySchedule, CyclicSchedule>& alternatives() const { return schedule_; }
 
-  Eigen::Index max() const { return high; }
-  Eigen::Index operator()(long k) const {
-    if (low == high) return low;
-    const double t = detail::triangle(k, half_period);
-    if (shape == Shape::linear) return Eigen::Index(std::lround(double(low) + double(high - low) * t));
-    const double inv = 1.0 / double(low) - (1.0 / double(low) - 1.0 / double(high)) * t;
-    return Eigen::Index(std::lround(1.0 / inv));
-  }
+ private:
+  std::variant<ConstantSchedule, StepDecaySchedule, CyclicSchedule> schedule_;
 };
 
-}  // namespace sgdsde
+}  // namespace sgdsde::optim

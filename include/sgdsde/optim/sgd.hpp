@@ -10,25 +10,27 @@
 
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/random.hpp"
+#include "sgdsde/core/types.hpp"
 
-namespace sgdsde {
+namespace sgdsde::optim {
 
-/// Options of the update (all off by default: plain SGD θ ← θ − η g).
-template <class Scalar>
+/// Options of the update (all off by default: plain SGD θ ← θ − η g). Hyperparameters are doubles
+/// whatever the Scalar of the model; Sgd<Scalar> converts them to Scalar once, at construction.
 struct SgdOptions {
-  Scalar momentum = 0;      ///< μ ∈ [0, 1): heavy ball, v ← μ v + d (PyTorch's convention, no dampening)
-  Scalar weight_decay = 0;  ///< λ ≥ 0: d = g + λ θ, i.e. the gradient of L + (λ/2)‖θ‖²
-  Scalar noise_sigma = 0;   ///< σ ≥ 0 of the injected noise
-  Scalar noise_batch = 1;   ///< M > 0 of the injected noise (σ η/√M per coordinate and step)
+  double momentum = 0;      ///< μ ∈ [0, 1): heavy ball, v ← μ v + d (PyTorch's convention, no dampening)
+  double weight_decay = 0;  ///< λ ≥ 0: d = g + λ θ, i.e. the gradient of L + (λ/2)‖θ‖²
+  double noise_sigma = 0;   ///< σ ≥ 0 of the injected noise (0: none, and no noise stream is needed)
+  double noise_batch = 1;   ///< M > 0 of the injected noise (σ η/√M per coordinate and step)
 
   void validate(const char* fn) const {
-    require(momentum >= Scalar(0) && momentum < Scalar(1), fn, "sgd.momentum", momentum, "a value in [0, 1)");
-    require(weight_decay >= Scalar(0) && std::isfinite(double(weight_decay)), fn, "sgd.weight_decay", weight_decay,
+    require(momentum >= 0 && momentum < 1, fn, "sgd.momentum", momentum, "a value in [0, 1)");
+    require(weight_decay >= 0 && std::isfinite(weight_decay), fn, "sgd.weight_decay", weight_decay,
             "a finite value >= 0");
-    require(noise_sigma >= Scalar(0) && std::isfinite(double(noise_sigma)), fn, "sgd.noise_sigma", noise_sigma,
+    require(noise_sigma >= 0 && std::isfinite(noise_sigma), fn, "sgd.noise_sigma", noise_sigma,
             "a finite value >= 0");
     require_positive(fn, "sgd.noise_batch", noise_batch);
   }
+  bool injects_noise() const { return noise_sigma > 0; }
 };
 
 /// The SGD update, with its state (velocity) and workspace preallocated: `step` allocates nothing.
@@ -43,36 +45,47 @@ struct SgdOptions {
 template <class Scalar>
 class Sgd {
  public:
-  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+  using Vector = VectorX<Scalar>;
 
-  Sgd(Eigen::Index num_parameters, const SgdOptions<Scalar>& options, RandomStream noise_stream)
+  /// Without injected noise (throws if options.noise_sigma > 0: that needs a noise stream).
+  Sgd(Index num_parameters, const SgdOptions& options = {}) : Sgd(num_parameters, options, RandomStream(0)) {
+    require(!options.injects_noise(), "Sgd", "noise_stream", "missing",
+            "a RandomStream when options.noise_sigma > 0: Sgd(P, options, RandomStream(seed))");
+  }
+  /// With injected noise drawn from `noise_stream` (ignored when options.noise_sigma = 0).
+  Sgd(Index num_parameters, const SgdOptions& options, RandomStream noise_stream)
       : options_(options), noise_stream_(noise_stream) {
     require(num_parameters >= 1, "Sgd", "num_parameters", num_parameters, "an integer >= 1");
     options.validate("Sgd");
+    mu_ = Scalar(options.momentum);
+    lambda_ = Scalar(options.weight_decay);
+    sigma_ = Scalar(options.noise_sigma);
+    noise_batch_ = Scalar(options.noise_batch);
     velocity_ = Vector::Zero(num_parameters);
-    noise_.resize(options.noise_sigma > Scalar(0) ? num_parameters : 0);
+    noise_.resize(options.injects_noise() ? num_parameters : 0);
   }
 
-  const SgdOptions<Scalar>& options() const { return options_; }
+  const SgdOptions& options() const { return options_; }
   const Vector& velocity() const { return velocity_; }
   void reset() { velocity_.setZero(); }
 
   /// Applies step k in place to θ. Preconditions (checked): sizes match, η > 0 finite.
   template <class DerivedG>
-  void step(long k, Scalar eta, Eigen::Ref<Vector> theta, const Eigen::MatrixBase<DerivedG>& grad) {
+  void step(long k, detail::non_deduced_t<Scalar> eta, Eigen::Ref<Vector> theta,
+            const Eigen::MatrixBase<DerivedG>& grad) {
     step(k, eta, theta, grad, theta);
   }
 
   /// Step k from θ_k = `theta` into θ_{k+1} = `next` (which may be `theta` itself). The velocity is
   /// updated in place either way.
   template <class DerivedG>
-  void step(long k, Scalar eta, const Eigen::Ref<const Vector>& theta, const Eigen::MatrixBase<DerivedG>& grad,
-            Eigen::Ref<Vector> next) {
+  void step(long k, detail::non_deduced_t<Scalar> eta, const Eigen::Ref<const Vector>& theta,
+            const Eigen::MatrixBase<DerivedG>& grad, Eigen::Ref<Vector> next) {
     require_positive("Sgd::step", "eta", eta);
     require(theta.size() == velocity_.size(), "Sgd::step", "theta.size()", theta.size(), "num_parameters");
     require(grad.size() == velocity_.size(), "Sgd::step", "grad.size()", grad.size(), "num_parameters");
     require(next.size() == velocity_.size(), "Sgd::step", "next.size()", next.size(), "num_parameters");
-    const Scalar mu = options_.momentum, lambda = options_.weight_decay;
+    const Scalar mu = mu_, lambda = lambda_;
     // Every expression below is coefficient-wise, so `next` may alias `theta`.
     if (mu == Scalar(0)) {
       if (lambda == Scalar(0)) next = theta - eta * grad;
@@ -82,18 +95,19 @@ class Sgd {
       else velocity_ = mu * velocity_ + grad + lambda * theta;
       next = theta - eta * velocity_;
     }
-    if (options_.noise_sigma > Scalar(0)) {
+    if (sigma_ > Scalar(0)) {
       using std::sqrt;
       noise_stream_.normal_at(std::uint64_t(k) * std::uint64_t(noise_.size()), noise_);
-      next += (options_.noise_sigma * eta / sqrt(options_.noise_batch)) * noise_;
+      next += (sigma_ * eta / sqrt(noise_batch_)) * noise_;
     }
   }
 
  private:
-  SgdOptions<Scalar> options_;
+  SgdOptions options_;
   RandomStream noise_stream_;
+  Scalar mu_, lambda_, sigma_, noise_batch_;
   Vector velocity_;
   Vector noise_;
 };
 
-}  // namespace sgdsde
+}  // namespace sgdsde::optim

@@ -1,26 +1,25 @@
-// sgdsde/optim/train.hpp — the minibatch SGD training loop (Jastrzębski et al. 2018 eq. 4, with the
-// options of sgd.hpp), generic over a "problem", with loss/accuracy curves, divergence detection and
-// progress reports.
+// sgdsde/optim/train.hpp — the minibatch SGD training loop θ_{k+1} = θ_k − η_k g_{B_k}(θ_k)
+// (Jastrzębski et al. 2018 eq. 4, with momentum, weight decay and injected noise of sgd.hpp), generic over
+// a Problem, with samplers (core/minibatch.hpp) and schedules as values, and progress through an observer.
 //
 // A Problem is any type with
 //   using Scalar = ...;                                   (float or double)
-//   Eigen::Index num_samples() const;                     N
-//   Eigen::Index num_parameters() const;                  P
-//   Scalar loss_and_gradient(const Eigen::Ref<const Eigen::Matrix<Scalar, -1, 1>>& theta,
-//                            const sgdsde::Batch& batch,
-//                            Eigen::Ref<Eigen::Matrix<Scalar, -1, 1>> gradient);
+//   Index num_samples() const;                            N
+//   Index num_parameters() const;                         P
+//   Scalar loss_and_gradient(const Eigen::Ref<const VectorX<Scalar>>& theta, const sgdsde::Batch& batch,
+//                            Eigen::Ref<VectorX<Scalar>> gradient);
 // returning the MEAN loss (1/S) Σ_{n∈batch} l_n(θ) and writing its gradient (the mean per-sample
 // gradient) into `gradient`. It may keep workspaces (the member need not be const).
 // Optionally it may also have
-//   Eigen::Matrix<Scalar, -1, 1>& parameter_storage();
-// its own parameter vector (e.g. the network's): train() then iterates θ in that vector, swapping it
-// with a second buffer each step, so a problem that reads θ from there needs no copy per step.
+//   VectorX<Scalar>& parameter_storage();
+// its own parameter vector (e.g. a network's): train() then iterates θ in that vector, swapping it with
+// a second buffer each step, so a problem that reads θ from there needs no copy per step.
 #pragma once
 
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <functional>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -30,15 +29,112 @@
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/minibatch.hpp"
 #include "sgdsde/core/random.hpp"
-#include "sgdsde/optim/sampler.hpp"
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/optim/schedule.hpp"
 #include "sgdsde/optim/sgd.hpp"
 
-namespace sgdsde {
+namespace sgdsde::optim {
 
-/// Which minibatch sampler train() uses (see optim/sampler.hpp).
-enum class SamplerKind { shuffled_epochs, with_replacement };
+/// Options of train(): an aggregate with defaults. Set the members you need (standard C++17):
+///   optim::TrainOptions options;
+///   options.learning_rate = 0.1;                 // a number is a constant schedule
+///   options.sampler = shuffled_epochs(64);       // with_replacement(S), fresh_subset(S), shuffled_epochs(S)
+///   options.epochs = 10;                         // or options.steps = 5000 (exactly one of the two)
+/// Randomness comes from `seed` alone: batches from RandomStream(seed, 1), injected noise from
+/// RandomStream(seed, 2) (used only when sgd.noise_sigma > 0); stream id 0 is left to the caller
+/// (e.g. the initialisation RandomStream(seed)).
+struct TrainOptions {
+  LearningRateSchedule learning_rate = 0.1;  ///< η_k
+  Sampler sampler = shuffled_epochs(32);     ///< batches and batch sizes S_k
+  long epochs = 0;                           ///< stop after this many epochs (see train()), or
+  long steps = 0;                            ///< stop after this many updates
+  SgdOptions sgd{};                          ///< momentum, weight decay, injected noise
+  std::uint64_t seed = 0;                    ///< the one seed of the batch and noise streams
+  /// Status diverged when a batch loss exceeds this bound (non-finite losses/parameters always stop).
+  double loss_bound = std::numeric_limits<double>::infinity();
+};
+
+/// What an observer sees: called once before the first update (step 0), after every update, and once
+/// more with `done` set when training ends (finished, failed or stopped); see train().
+template <class Scalar>
+struct Progress {
+  long step = 0;                 ///< updates done so far
+  long total_steps = 0;          ///< updates train() will do if nothing stops it
+  long epoch = 0;                ///< epochs completed
+  bool end_of_epoch = false;     ///< the last update completed an epoch (false in the final call)
+  bool done = false;             ///< the final call, after the last update's own call (result.outcome tells why)
+  double epochs_seen = 0;        ///< samples used so far / N
+  double batch_loss = std::numeric_limits<double>::quiet_NaN();  ///< loss of the last update's batch, at θ before it
+  double epoch_loss = std::numeric_limits<double>::quiet_NaN();  ///< mean batch loss of the current (or just completed) epoch
+  double learning_rate = 0;      ///< η of the last update
+  Index batch_size = 0;          ///< S of the last update
+  double seconds = 0;            ///< wall time since train() started
+  const VectorX<Scalar>& parameters;  ///< θ after `step` updates (the network's own vector for a network)
+};
+
+/// Common part of the results of train(): where training stopped and the training curve.
+struct TrainSummary {
+  long steps = 0;                  ///< updates completed
+  long epochs = 0;                 ///< epochs completed
+  Outcome outcome;                 ///< success, or where and why training stopped
+  std::vector<double> epoch_loss;  ///< mean batch loss of each completed epoch
+  double seconds = 0;              ///< wall time of train()
+};
+
+/// Result of train() on a generic Problem: the summary and the final parameters (for a network the
+/// parameters are in the network itself, and train() returns the TrainSummary alone).
+template <class Scalar>
+struct TrainResult : TrainSummary {
+  VectorX<Scalar> parameters;  ///< the last finite iterate θ_steps
+};
+
+/// The default observer: does nothing.
+struct NoObserver {
+  template <class P>
+  void operator()(const P&) const {}
+};
+
+/// An observer printing one progress line to `out` at most every `seconds` seconds, and a last one at
+/// the end: step, percentage, epoch, mean batch loss of the current epoch, wall time.
+struct ProgressEvery {
+  double seconds = 1.0;
+  std::FILE* out = stderr;
+  double last = -1e300;
+  template <class Scalar>
+  void operator()(const Progress<Scalar>& p) {
+    if (!p.done && p.seconds - last < seconds) return;
+    last = p.seconds;
+    std::fprintf(out, "train: step %ld/%ld (%.1f%%), epoch %.2f, epoch loss %.5g, %.1f s%s\n", p.step,
+                 p.total_steps, p.total_steps ? 100.0 * double(p.step) / double(p.total_steps) : 100.0,
+                 p.epochs_seen, p.epoch_loss, p.seconds, p.done ? " (done)" : "");
+    std::fflush(out);
+  }
+};
+inline ProgressEvery progress_every(double seconds, std::FILE* out = stderr) {
+  require(seconds >= 0 && std::isfinite(seconds), "progress_every", "seconds", seconds, "a finite value >= 0");
+  return ProgressEvery{seconds, out};
+}
+
+/// An observer calling f(progress) after each completed epoch (f may return bool: false stops training).
+template <class F>
+struct EveryEpoch {
+  F f;
+  template <class Scalar>
+  bool operator()(const Progress<Scalar>& p) {
+    if (!p.end_of_epoch) return true;
+    if constexpr (std::is_same_v<std::invoke_result_t<F&, const Progress<Scalar>&>, bool>) return f(p);
+    else {
+      f(p);
+      return true;
+    }
+  }
+};
+template <class F>
+EveryEpoch<std::decay_t<F>> every_epoch(F&& f) {
+  return EveryEpoch<std::decay_t<F>>{std::forward<F>(f)};
+}
 
 namespace detail {
 template <class P, class = void>
@@ -46,124 +142,93 @@ struct HasParameterStorage : std::false_type {};
 template <class P>
 struct HasParameterStorage<P, std::void_t<decltype(std::declval<P&>().parameter_storage())>> : std::true_type {};
 
-/// The vector train() iterates in: the problem's own storage if it has one, else `fallback`.
-template <class Problem, class Vector>
-Vector& training_storage(Problem& problem, Vector& fallback) {
-  if constexpr (HasParameterStorage<Problem>::value) return problem.parameter_storage();
-  else return fallback;
+/// Epoch boundaries of a sampler: for shuffled epochs an epoch ends when the next batch does not fit in
+/// the rest of the permutation (BatchDrawer's drop-last rule); for the independent samplers epoch e ends
+/// at the update that brings the samples used to e·N or more.
+class EpochCounter {
+ public:
+  EpochCounter(const Sampler& s, Index n) : schedule_(batch_size_of(s)), n_(n), shuffled_(std::holds_alternative<ShuffledEpochs>(s)) {}
+  /// Records update k (batch size S_k); returns true if it completed an epoch.
+  bool update(long k) {
+    const Index s = schedule_(k);
+    seen_ += s;
+    if (shuffled_) {
+      position_ += s;
+      if (position_ + schedule_(k + 1) > n_) {
+        position_ = 0;
+        ++epochs_;
+        return true;
+      }
+      return false;
+    }
+    const long e = long(seen_ / n_);
+    const bool ended = e > epochs_;
+    epochs_ = e;
+    return ended;
+  }
+  long epochs() const { return epochs_; }
+  double epochs_seen() const { return double(seen_) / double(n_); }
+
+ private:
+  BatchSizeSchedule schedule_;
+  Index n_;
+  bool shuffled_;
+  Index position_ = 0, seen_ = 0;
+  long epochs_ = 0;
+};
+
+/// Number of updates of a run: options.steps, or the updates until options.epochs epochs are complete.
+inline long total_steps(const TrainOptions& o, Index n) {
+  if (o.steps > 0) return o.steps;
+  EpochCounter c(o.sampler, n);
+  long k = 0;
+  while (c.epochs() < o.epochs) c.update(k++);
+  return k;
 }
-}  // namespace detail
 
-/// Loss and accuracy of a parameter vector on some data (accuracy NaN when it does not apply).
-struct Evaluation {
-  double loss = std::numeric_limits<double>::quiet_NaN();
-  double accuracy = std::numeric_limits<double>::quiet_NaN();
-};
+template <class Observer, class P>
+bool notify(Observer& observer, const P& progress) {
+  if constexpr (std::is_same_v<std::invoke_result_t<Observer&, const P&>, bool>) return observer(progress);
+  else {
+    observer(progress);
+    return true;
+  }
+}
 
-/// One point of the training curve, taken after `step` updates.
-struct CurvePoint {
-  long step = 0;
-  double epoch = 0;            ///< samples seen so far / N
-  double mean_batch_loss = 0;  ///< mean of the batch losses of the updates since the previous point (NaN at step 0)
-  double learning_rate = 0;    ///< η of the last update
-  long batch_size = 0;         ///< S of the last update
-  Evaluation evaluation;       ///< from TrainOptions::evaluate (NaN if not given)
-};
-
-template <class Scalar>
-struct TrainOptions {
-  long steps = 0;
-  LearningRateSchedule<Scalar> learning_rate = ConstantSchedule<Scalar>(Scalar(0.1));
-  BatchSizeSchedule batch_size = BatchSizeSchedule::constant(32);
-  SamplerKind sampling = SamplerKind::shuffled_epochs;
-  SgdOptions<Scalar> sgd{};
-  /// Record a CurvePoint at step 0, every `record_every` updates and after the last one (0: only the
-  /// first and last).
-  long record_every = 0;
-  /// Called at every curve point with the current parameters (e.g. test loss and accuracy).
-  std::function<Evaluation(const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>&)> evaluate;
-  /// Called at every curve point after it is recorded (e.g. to print it).
-  std::function<void(const CurvePoint&)> observer;
-  /// Status diverged when a batch loss exceeds this bound (non-finite losses/parameters always stop).
-  double loss_bound = std::numeric_limits<double>::infinity();
-  /// Print progress to stderr at most this often (seconds); 0 for silence.
-  double progress_seconds = 0;
-};
-
-template <class Scalar>
-struct TrainResult {
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> theta;  ///< last finite iterate θ_steps
-  long steps = 0;                                  ///< updates completed
-  Outcome outcome;                                 ///< success, or where and why training stopped
-  std::vector<CurvePoint> curve;
-};
-
-/// Runs `options.steps` SGD updates from θ₀ (the caller's θ₀ is not modified).
-/// Step k: S_k = batch_size(k), η_k = learning_rate(k), batch from the sampler on `batch_stream`
-/// (batch k depends on (stream, k) for with_replacement and constant-S shuffled epochs), then
-/// Sgd::step(k, η_k, θ, g) with injected noise from `noise_stream`.
-/// Stops early with an Outcome naming step k when the batch loss at θ_k is non-finite (non_finite) or
-/// exceeds loss_bound (diverged), or when the gradient or θ_{k+1} has a non-finite entry (non_finite);
-/// `theta` is then θ_k, the last finite iterate, and `steps` = k.
-/// Throws sgdsde::invalid_argument for bad arguments: θ₀ of the wrong size or non-finite, steps < 0,
-/// a batch size > N (or < 1), η ≤ 0, N = 0, bad SGD options.
-template <class Problem, class Derived>
-TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::MatrixBase<Derived>& theta0,
-                                            const TrainOptions<typename Problem::Scalar>& options,
-                                            RandomStream batch_stream, RandomStream noise_stream) {
+/// The loop of train(), iterating in `theta` (already θ₀); fills the summary.
+template <class Problem, class Observer>
+void train_loop(Problem& problem, VectorX<typename Problem::Scalar>& theta, const TrainOptions& options,
+                Observer& observer, TrainSummary& result) {
   using Scalar = typename Problem::Scalar;
-  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
   const char* fn = "train";
-  const Eigen::Index n = problem.num_samples(), p = problem.num_parameters();
-  require(n >= 1, fn, "problem.num_samples()", n, ">= 1 (non-empty data)");
-  require(theta0.size() == p, fn, "theta0.size()", theta0.size(), "problem.num_parameters()");
-  require_finite(fn, "theta0", theta0);
-  require(options.steps >= 0, fn, "options.steps", options.steps, ">= 0");
-  require(options.record_every >= 0, fn, "options.record_every", options.record_every, ">= 0");
-  require(options.batch_size.low >= 1, fn, "options.batch_size", options.batch_size.low, "batch sizes >= 1");
-  const std::string max_s = "batch sizes <= the number of samples N = " + std::to_string(n);
-  require(options.batch_size.max() <= n, fn, "options.batch_size", options.batch_size.max(), max_s.c_str());
-  require(options.loss_bound > 0, fn, "options.loss_bound", options.loss_bound, "a value > 0");
-  options.sgd.validate(fn);
-
-  TrainResult<Scalar> result;
-  Vector& theta = detail::training_storage(problem, result.theta);
-  theta = theta0;
-  Vector grad(p), next(p);
-  Sgd<Scalar> sgd(p, options.sgd, noise_stream);
-  WithReplacementSampler iid(n, batch_stream);
-  ShuffledEpochSampler epochs(n, batch_stream);
+  const Index n = problem.num_samples(), p = problem.num_parameters();
+  const long total = total_steps(options, n);
+  VectorX<Scalar> grad(p), next(p);
+  Sgd<Scalar> sgd(p, options.sgd, RandomStream(options.seed, 2));
+  BatchDrawer drawer(options.sampler, n, RandomStream(options.seed, 1));
+  EpochCounter epochs(options.sampler, n);
   Batch batch;
-  batch.reserve(std::size_t(options.batch_size.max()));
-
-  double samples_seen = 0, loss_sum = 0;
-  long loss_count = 0;
-  Scalar last_eta = learning_rate_at(options.learning_rate, 0);
-  Eigen::Index last_s = options.batch_size(0);
-  auto record = [&](long step) {
-    CurvePoint pt;
-    pt.step = step;
-    pt.epoch = samples_seen / double(n);
-    pt.mean_batch_loss = loss_count ? loss_sum / double(loss_count) : std::numeric_limits<double>::quiet_NaN();
-    pt.learning_rate = double(last_eta);
-    pt.batch_size = long(last_s);
-    if (options.evaluate) pt.evaluation = options.evaluate(theta);
-    result.curve.push_back(pt);
-    if (options.observer) options.observer(pt);
-    loss_sum = 0;
-    loss_count = 0;
-  };
-  record(0);
+  batch.reserve(std::size_t(batch_size_of(options.sampler).max()));
 
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  auto last_report = start;
-  for (long k = 0; k < options.steps; ++k) {
-    const Eigen::Index s = options.batch_size(k);
-    const Scalar eta = learning_rate_at(options.learning_rate, k);
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  double epoch_sum = 0, last_loss = std::numeric_limits<double>::quiet_NaN(), last_eta = 0;
+  long epoch_count = 0;
+  Index last_s = 0;
+  bool end_of_epoch = false;
+  auto progress = [&](bool done) {
+    Progress<Scalar> pr{result.steps, total, epochs.epochs(), end_of_epoch, done, epochs.epochs_seen(), last_loss,
+                        epoch_count ? epoch_sum / double(epoch_count) : std::numeric_limits<double>::quiet_NaN(),
+                        last_eta, last_s, seconds(), theta};
+    return notify(observer, pr);
+  };
+
+  bool go_on = progress(false);
+  for (long k = 0; k < total && go_on; ++k) {
+    const Scalar eta = Scalar(options.learning_rate(k));
     require_positive(fn, "learning_rate(k)", eta);
-    if (options.sampling == SamplerKind::with_replacement) iid.draw(k, s, batch);
-    else epochs.draw(k, s, batch);
+    drawer.next(k, batch);
     const Scalar loss = problem.loss_and_gradient(theta, batch, grad);
     const double loss_d = double(loss);
     if (!std::isfinite(loss_d)) {
@@ -173,8 +238,8 @@ TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::Matri
     }
     if (loss_d > options.loss_bound) {
       result.outcome = Outcome::failure(Status::diverged, k, loss_d,
-                                        "batch loss at step " + std::to_string(k) + " is " + detail::describe(loss_d) +
-                                            ", above the bound " + detail::describe(options.loss_bound));
+                                        "batch loss at step " + std::to_string(k) + " is " + sgdsde::detail::describe(loss_d) +
+                                            ", above the bound " + sgdsde::detail::describe(options.loss_bound));
       break;
     }
     if (!all_finite(grad)) {
@@ -184,7 +249,7 @@ TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::Matri
     }
     sgd.step(k, eta, theta, grad, next);  // θ_k stays in `theta` until θ_{k+1} is known to be finite
     if (!all_finite(next)) {
-      Eigen::Index bad = 0;
+      Index bad = 0;
       while (bad < p && std::isfinite(double(next[bad]))) ++bad;
       result.outcome = Outcome::failure(Status::non_finite, k, double(next[bad]),
                                         "parameter " + std::to_string(bad) + " is not finite after step " +
@@ -192,26 +257,74 @@ TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::Matri
       break;
     }
     theta.swap(next);
-    samples_seen += double(s);
-    loss_sum += loss_d;
-    ++loss_count;
-    last_eta = eta;
-    last_s = s;
-    result.steps = k + 1;
-    if (options.record_every > 0 && (k + 1) % options.record_every == 0 && k + 1 < options.steps) record(k + 1);
-    if (options.progress_seconds > 0) {
-      const auto now = Clock::now();
-      if (std::chrono::duration<double>(now - last_report).count() >= options.progress_seconds) {
-        last_report = now;
-        std::fprintf(stderr, "train: step %ld/%ld (%.1f%%), epoch %.2f, batch loss %.5g, %.1f s\n", k + 1,
-                     options.steps, 100.0 * double(k + 1) / double(options.steps), samples_seen / double(n), loss_d,
-                     std::chrono::duration<double>(now - start).count());
-      }
+    if (end_of_epoch) {  // the previous update closed an epoch: start a new mean
+      epoch_sum = 0;
+      epoch_count = 0;
     }
+    epoch_sum += loss_d;
+    ++epoch_count;
+    last_loss = loss_d;
+    last_eta = double(eta);
+    last_s = Index(batch.size());
+    result.steps = k + 1;
+    end_of_epoch = epochs.update(k);
+    if (end_of_epoch) result.epoch_loss.push_back(epoch_sum / double(epoch_count));
+    go_on = progress(false);
+    if (!go_on)
+      result.outcome = Outcome{Status::success, k, loss_d, "stopped by the observer after step " + std::to_string(k)};
   }
-  if (result.outcome.ok()) record(result.steps);
-  if (&theta != &result.theta) result.theta = theta;
+  result.epochs = epochs.epochs();
+  result.seconds = seconds();
+  end_of_epoch = false;  // the final call repeats no event
+  progress(true);
+}
+
+template <class Problem>
+VectorX<typename Problem::Scalar>& training_storage(Problem& problem, VectorX<typename Problem::Scalar>& fallback) {
+  if constexpr (HasParameterStorage<Problem>::value) return problem.parameter_storage();
+  else return fallback;
+}
+
+/// Throws unless the options make sense for a data set of N samples.
+inline void check_options(const char* fn, const TrainOptions& o, Index n) {
+  require(n >= 1, fn, "problem.num_samples()", n, ">= 1 (non-empty data)");
+  require(o.steps >= 0, fn, "options.steps", o.steps, ">= 0");
+  require(o.epochs >= 0, fn, "options.epochs", o.epochs, ">= 0");
+  require((o.steps > 0) != (o.epochs > 0), fn, "options.steps",
+          "steps = " + std::to_string(o.steps) + " with epochs = " + std::to_string(o.epochs),
+          "exactly one of options.steps and options.epochs > 0");
+  check_sampler(fn, o.sampler, n);
+  require(o.loss_bound > 0, fn, "options.loss_bound", o.loss_bound, "a value > 0");
+  o.sgd.validate(fn);
+}
+}  // namespace detail
+
+/// Trains a generic Problem by minibatch SGD from θ₀ (the caller's θ₀ is not modified).
+/// Update k: S_k from options.sampler, η_k = options.learning_rate(k), batch k from the sampler's
+/// BatchDrawer on RandomStream(seed, 1), then Sgd::step(k, η_k, θ, g) (noise from RandomStream(seed, 2)).
+/// Length: options.steps updates, or options.epochs epochs: with shuffled epochs an epoch is one
+/// permutation (⌊N/S⌋ batches at a constant S, the rest dropped); with the independent samplers an epoch
+/// ends at the update that brings the samples used to a multiple of N.
+/// The observer (any callable taking const Progress<Scalar>&; returning false stops training) is called
+/// before the first update, after every update, and once at the end with done = true.
+/// Stops early with an Outcome naming step k when the batch loss at θ_k is non-finite (non_finite) or
+/// exceeds loss_bound (diverged), or when the gradient or θ_{k+1} has a non-finite entry (non_finite);
+/// `parameters` is then θ_k, the last finite iterate, and `steps` = k.
+/// Throws sgdsde::invalid_argument for bad arguments: θ₀ of the wrong size or non-finite, not exactly one
+/// of steps and epochs > 0, a batch size > N without replacement, N = 0, bad SGD options.
+template <class Problem, class Derived, class Observer = NoObserver>
+TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::MatrixBase<Derived>& theta0,
+                                            const TrainOptions& options, Observer&& observer = {}) {
+  const char* fn = "train";
+  detail::check_options(fn, options, problem.num_samples());
+  require(theta0.size() == problem.num_parameters(), fn, "theta0.size()", theta0.size(), "problem.num_parameters()");
+  require_finite(fn, "theta0", theta0);
+  TrainResult<typename Problem::Scalar> result;
+  auto& theta = detail::training_storage(problem, result.parameters);
+  theta = theta0.template cast<typename Problem::Scalar>();
+  detail::train_loop(problem, theta, options, observer, result);
+  if (&theta != &result.parameters) result.parameters = theta;
   return result;
 }
 
-}  // namespace sgdsde
+}  // namespace sgdsde::optim

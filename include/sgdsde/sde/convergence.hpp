@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/sde/brownian.hpp"
 #include "sgdsde/sde/integrate.hpp"
 #include "sgdsde/sde/problem.hpp"
@@ -72,12 +73,13 @@ inline OrderFit fit_order(const std::vector<double>& dts, const std::vector<doub
 }
 
 /// Strong error E‖X_dt − X_exact‖₂ at one time: the mean over paths (columns) of the Euclidean
-/// distance, with its standard error. approx and exact are d×M, M ≥ 2.
-template <class Scalar>
-ErrorEstimate strong_error(const Eigen::Ref<const EnsembleMatrix<Scalar>>& approx,
-                           const Eigen::Ref<const EnsembleMatrix<Scalar>>& exact) {
+/// distance, with its standard error. approx and exact are finite d×M matrices, M ≥ 2.
+template <class DA, class DE>
+ErrorEstimate strong_error(const Eigen::MatrixBase<DA>& approx, const Eigen::MatrixBase<DE>& exact) {
   require(approx.cols() >= 2, "strong_error", "approx.cols()", approx.cols(), ">= 2 paths");
   require_shape("strong_error", "exact", exact, approx.rows(), approx.cols());
+  require_finite("strong_error", "approx", approx);
+  require_finite("strong_error", "exact", exact);
   const Eigen::ArrayXd e = (approx - exact).colwise().norm().transpose().template cast<double>().array();
   const double mean = e.mean();
   const double var = (e - mean).square().sum() / double(e.size() - 1);
@@ -86,14 +88,16 @@ ErrorEstimate strong_error(const Eigen::Ref<const EnsembleMatrix<Scalar>>& appro
 
 /// Weak error E φ(X_dt) − E φ(X_exact) estimated on the same paths as the mean of the differences
 /// φ(X_dt,p) − φ(X_exact,p), with its standard error (far smaller than that of two independent
-/// means, since the difference is O(dt^{1/2}) path by path). φ maps a d-vector to a scalar.
-template <class Scalar, class Phi>
-ErrorEstimate weak_error(const Eigen::Ref<const EnsembleMatrix<Scalar>>& approx,
-                         const Eigen::Ref<const EnsembleMatrix<Scalar>>& exact, Phi phi) {
+/// means, since the difference is O(dt^{1/2}) path by path). φ maps a d-vector to a scalar; approx
+/// and exact are finite d×M matrices, M ≥ 2.
+template <class DA, class DE, class Phi>
+ErrorEstimate weak_error(const Eigen::MatrixBase<DA>& approx, const Eigen::MatrixBase<DE>& exact, Phi phi) {
   require(approx.cols() >= 2, "weak_error", "approx.cols()", approx.cols(), ">= 2 paths");
   require_shape("weak_error", "exact", exact, approx.rows(), approx.cols());
+  require_finite("weak_error", "approx", approx);
+  require_finite("weak_error", "exact", exact);
   Eigen::ArrayXd e(approx.cols());
-  for (Eigen::Index p = 0; p < approx.cols(); ++p) e[p] = double(phi(approx.col(p))) - double(phi(exact.col(p)));
+  for (Index p = 0; p < approx.cols(); ++p) e[p] = double(phi(approx.col(p))) - double(phi(exact.col(p)));
   const double mean = e.mean();
   const double var = (e - mean).square().sum() / double(e.size() - 1);
   return {mean, std::sqrt(var / double(e.size()))};
@@ -122,13 +126,13 @@ struct ConvergenceStudy {
 namespace detail {
 inline double batch_slope_standard_error(const std::vector<double>& dts, const Eigen::MatrixXd& per_path,
                                          int batches) {
-  const Eigen::Index paths = per_path.cols();
+  const Index paths = per_path.cols();
   std::vector<double> slopes;
   for (int b = 0; b < batches; ++b) {
-    const Eigen::Index c0 = paths * b / batches, c1 = paths * (b + 1) / batches;
+    const Index c0 = paths * b / batches, c1 = paths * (b + 1) / batches;
     std::vector<double> e(dts.size());
     for (std::size_t l = 0; l < dts.size(); ++l) {
-      e[l] = per_path.row(Eigen::Index(l)).segment(c0, c1 - c0).mean();
+      e[l] = per_path.row(Index(l)).segment(c0, c1 - c0).mean();
       if (!(e[l] > 0)) return std::numeric_limits<double>::infinity();
     }
     slopes.push_back(fit_order(dts, e).order);
@@ -147,19 +151,20 @@ inline double batch_slope_standard_error(const std::vector<double>& dts, const E
 /// and compares X_dt(T) with `exact(x0, W_T, out)`, which writes the exact solution at T given the
 /// d×M initial states and the m×M Brownian increment W(T) − W(t0) (it must be the solution in the
 /// stepper's calculus). φ is the weak-error test function (d-vector → scalar).
-/// Preconditions: 0 ≤ coarsest < finest ≤ path.levels(), 2 ≤ batches ≤ M/2; throws otherwise.
+/// Preconditions: 0 ≤ coarsest < finest ≤ path.levels(), 2 ≤ batches ≤ M/2, `exact` writes finite
+/// values; throws sgdsde::invalid_argument naming the argument otherwise.
 /// A non-finite state stops the study with that outcome.
 template <class Problem, class Stepper, class Derived, class Exact, class Phi>
 ConvergenceStudy convergence_study(const Problem& problem, Stepper stepper, const Eigen::MatrixBase<Derived>& x0,
                                    const BrownianPath<typename Problem::scalar_type>& path, int coarsest_level,
                                    int finest_level, Exact exact, Phi phi, int batches = 10) {
   using Scalar = typename Problem::scalar_type;
-  using Matrix = EnsembleMatrix<Scalar>;
+  using Matrix = MatrixX<Scalar>;
   constexpr const char* fn = "convergence_study";
   require(coarsest_level >= 0, fn, "coarsest_level", coarsest_level, ">= 0");
   require(finest_level > coarsest_level && finest_level <= path.levels(), fn, "finest_level", finest_level,
           "in (coarsest_level, path.levels()]");
-  require(batches >= 2 && 2 * Eigen::Index(batches) <= x0.cols(), fn, "batches", batches,
+  require(batches >= 2 && 2 * Index(batches) <= x0.cols(), fn, "batches", batches,
           "in [2, paths/2]");
   problem.check_state(fn, "x0", x0);
 
@@ -168,6 +173,7 @@ ConvergenceStudy convergence_study(const Problem& problem, Stepper stepper, cons
   path.value(path.t1(), w_t);
   exact(start, w_t, x_exact);
   require_shape(fn, "exact", x_exact, start.rows(), start.cols());
+  require_finite(fn, "exact", x_exact);
 
   ConvergenceStudy study;
   const int nl = finest_level - coarsest_level + 1;
@@ -183,15 +189,15 @@ ConvergenceStudy convergence_study(const Problem& problem, Stepper stepper, cons
       return study;
     }
     const int row = l - coarsest_level;
-    for (Eigen::Index p = 0; p < start.cols(); ++p) {
+    for (Index p = 0; p < start.cols(); ++p) {
       strong_pp(row, p) = double((sol.final_state.col(p) - x_exact.col(p)).norm());
       weak_pp(row, p) = double(phi(sol.final_state.col(p))) - double(phi(x_exact.col(p)));
     }
     ConvergenceLevel lev;
     lev.level = l;
     lev.dt = dt;
-    lev.strong = strong_error<Scalar>(sol.final_state, x_exact);
-    lev.weak = weak_error<Scalar>(sol.final_state, x_exact, phi);
+    lev.strong = strong_error(sol.final_state, x_exact);
+    lev.weak = weak_error(sol.final_state, x_exact, phi);
     study.levels.push_back(lev);
     dts.push_back(dt);
     strong_means.push_back(lev.strong.value);

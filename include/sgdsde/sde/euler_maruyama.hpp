@@ -4,39 +4,47 @@
 
 #include <Eigen/Core>
 
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/sde/problem.hpp"
 
 namespace sgdsde {
 
-/// Euler–Maruyama for any noise kind. Converges to the Itô solution with strong order 1/2 (order 1
-/// for additive noise) and weak order 1 (Kloeden & Platen 1992, Thms 10.2.2 and 14.1.5).
-/// A value type: `prepare` sizes the workspace once, after which `step` allocates nothing.
-template <class Scalar>
-class EulerMaruyama {
- public:
-  using Matrix = EnsembleMatrix<Scalar>;
-  static constexpr double strong_order = 0.5;
-  static constexpr double weak_order = 1.0;
+/// Euler–Maruyama for any noise kind, taken by value: `integrate(problem, EulerMaruyama{}, …)`.
+/// Converges to the Itô solution with strong order 1/2, or 1 for additive noise (where it is the
+/// Milstein scheme), and weak order 1 (Kloeden & Platen 1992, Thms 10.2.2 and 14.1.5).
+/// For a linear drift with additive noise (OrnsteinUhlenbeck) `integrate` uses a fused kernel.
+struct EulerMaruyama {
+  static constexpr double strong_order(NoiseKind kind) { return kind == NoiseKind::additive ? 1.0 : 0.5; }
+  static constexpr double weak_order(NoiseKind) { return 1.0; }
   static constexpr Calculus calculus = Calculus::ito;
   static constexpr const char* name = "EulerMaruyama";
+  /// The scheme is Euler–Maruyama for this noise kind (lets `integrate` pick the fused OU kernel).
+  static constexpr bool is_euler_maruyama(NoiseKind) { return true; }
+
+  /// Scratch space for M paths of `Problem`, typed by its scalar; `step` then allocates nothing.
+  template <class Problem>
+  class Workspace {
+   public:
+    using Scalar = typename Problem::scalar_type;
+    using Matrix = MatrixX<Scalar>;
+    Workspace(const Problem& problem, Index paths) : f_(problem.dim(), paths), g_(problem.diffusion_rows(), paths) {}
+
+    /// One step from t to t + dt of every column of X (d×M) with increments dW (m×M), in place.
+    void step(const Problem& problem, Scalar t, Scalar dt, const Matrix& dW, Eigen::Ref<Matrix> X) {
+      problem.drift(t, X, f_);
+      problem.diffusion(t, X, g_);
+      X += dt * f_;
+      problem.add_noise(g_, dW, Scalar(1), X);
+    }
+
+   private:
+    Matrix f_, g_;
+  };
 
   template <class Problem>
-  void prepare(const Problem& problem, Eigen::Index paths) {
-    f_.resize(problem.dim(), paths);
-    g_.resize(problem.diffusion_rows(), paths);
+  Workspace<Problem> workspace(const Problem& problem, Index paths) const {
+    return Workspace<Problem>(problem, paths);
   }
-
-  /// One step from t to t + dt of every column of X (d×M) with increments dW (m×M), in place.
-  template <class Problem>
-  void step(const Problem& problem, Scalar t, Scalar dt, const Matrix& dW, Eigen::Ref<Matrix> X) {
-    problem.drift(t, X, f_);
-    problem.diffusion(t, X, g_);
-    X += dt * f_;
-    problem.add_noise(g_, dW, Scalar(1), X);
-  }
-
- private:
-  Matrix f_, g_;
 };
 
 }  // namespace sgdsde

@@ -1,138 +1,211 @@
 // sgdsde/sde/integrate.hpp — integrate an SDE ensemble over a time grid with a stepper and a noise
-// source, saving states at requested times (the driver behind Jastrzębski et al. 2018, eqs. 4–6).
+// source, reporting states through save-at times or an observer (the driver behind Jastrzębski et al.
+// 2018, eqs. 4–6).
+//
+//   OrnsteinUhlenbeck ou(A, B);
+//   auto paths = integrate(ou, EulerMaruyama{}, x0, TimeGrid(0.0, 5.0, 0.02), Ensemble(100'000), RandomStream(42));
+//   paths.final_state;                                     // d × 100000
+//
+// Forms: (problem, stepper, x0 d×M, grid, noise[, output]) with a BrownianPath or BrownianIncrements
+// of M paths, and (problem, stepper, x0 d-vector, grid, Ensemble(M), RandomStream[, output]), which
+// starts M copies of x0 driven by BrownianIncrements of the stream. `output` is a vector of save-at
+// times (states stored in the result), an observer f(k, t, X) called at every step k = 0…n, or
+// observe_at(times, f). Dispatch: a problem with a linear drift and additive noise stepped by a
+// scheme that is Euler–Maruyama for additive noise (EulerMaruyama, Milstein), driven by
+// BrownianIncrements, goes to the fused kernel of ou_euler_maruyama.hpp.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/random.hpp"
+#include "sgdsde/core/types.hpp"
+#include "sgdsde/sde/brownian.hpp"
+#include "sgdsde/sde/ou_euler_maruyama.hpp"
 #include "sgdsde/sde/problem.hpp"
+#include "sgdsde/sde/time_grid.hpp"
 
 namespace sgdsde {
 
-/// The grid t_k = t0 + k·dt for k < n, t_n = t1, with n = ⌈(t1 − t0)/dt⌉ (a (t1 − t0)/dt within
-/// 10⁻⁹ of an integer counts as that integer, so the last step is shortened only when dt does not
-/// divide the interval).
-template <class Scalar>
-struct TimeGrid {
-  Scalar t0, t1, dt;
-
-  /// Throws unless t0 and t1 are finite, t1 ≥ t0 and dt > 0 (finite).
-  TimeGrid(Scalar t0_, Scalar t1_, Scalar dt_) : t0(t0_), t1(t1_), dt(dt_) {
-    using std::isfinite;
-    require(isfinite(t0_), "TimeGrid", "t0", t0_, "a finite time");
-    require(isfinite(t1_) && t1_ >= t0_, "TimeGrid", "t1", t1_, "a finite time >= t0");
-    require_positive("TimeGrid", "dt", dt_);
-  }
-
-  long steps() const {
-    using std::ceil;
-    using std::round;
-    const double r = (double(t1) - double(t0)) / double(dt);
-    const double k = round(r);
-    return std::abs(r - k) <= 1e-9 * (k > 1 ? k : 1) ? long(k) : long(ceil(r));
-  }
-  /// t_k (exactly t1 at k = steps()).
-  Scalar time(long k) const { return k >= steps() ? t1 : Scalar(double(t0) + double(k) * double(dt)); }
-};
-
-/// Result of integrating M paths: the states at the saved times (each d×M), the final state and
-/// an Outcome. On a non-finite state the integration stops: outcome.status == Status::non_finite,
-/// outcome.step is the 0-based index k of the step t_k → t_{k+1} that produced it and outcome.value
-/// is t_{k+1}; final_state then holds that (non-finite) state, final_time = t_{k+1}, and saves after
-/// it are absent.
-template <class Scalar>
-struct EnsembleSolution {
-  using Matrix = EnsembleMatrix<Scalar>;
-  std::vector<Scalar> times;
-  std::vector<Matrix> states;
-  Matrix final_state;
-  Scalar final_time{};
-  long steps_taken = 0;
-  Outcome outcome;
-};
-
 namespace detail {
 
-/// Grid indices of the save times (each must be a grid time, to within 10⁻⁶·dt).
-template <class Scalar>
-std::vector<long> save_indices(const TimeGrid<Scalar>& grid, const std::vector<Scalar>& save_at, const char* fn) {
-  std::vector<long> idx;
-  idx.reserve(save_at.size());
+template <class T>
+struct IsObserveAt : std::false_type {};
+template <class S, class F>
+struct IsObserveAt<ObserveAt<S, F>> : std::true_type {};
+
+template <class Output, class Scalar>
+constexpr bool is_output_v = IsObserveAt<std::decay_t<Output>>::value ||
+                             std::is_invocable_v<std::decay_t<Output>&, long, Scalar, const MatrixX<Scalar>&>;
+
+template <class Problem, class Stepper, class Noise>
+constexpr bool uses_fused_kernel_v = Problem::has_linear_drift && Problem::noise_kind == NoiseKind::additive &&
+                                     Stepper::is_euler_maruyama(Problem::noise_kind) &&
+                                     std::is_same_v<Noise, BrownianIncrements>;
+
+template <class Problem, class Stepper, class Noise, class Observe>
+EnsembleSolution<typename Problem::scalar_type> generic_integrate(const Problem& problem, const Stepper& stepper,
+                                                                  MatrixX<typename Problem::scalar_type> start,
+                                                                  const TimeGrid<typename Problem::scalar_type>& grid,
+                                                                  const Noise& noise, Observe& observe) {
+  using Scalar = typename Problem::scalar_type;
+  EnsembleSolution<Scalar> sol;
+  const Index paths = start.cols();
+  sol.final_state = std::move(start);
+  sol.final_time = grid.t0();
+  MatrixX<Scalar> dW(problem.noise_dim(), paths);
+  auto workspace = stepper.workspace(problem, paths);
+  observe(0, grid.t0(), sol.final_state);
   const long n = grid.steps();
-  for (Scalar s : save_at) {
-    using std::abs;
-    using std::isfinite;
-    require(isfinite(s) && s >= grid.t0 && s <= grid.t1, fn, "save_at", s, "times in [t0, t1]");
-    long k = long(std::llround((double(s) - double(grid.t0)) / double(grid.dt)));
-    if (k > n) k = n;
-    if (abs(double(s) - double(grid.time(k))) > 1e-6 * double(grid.dt))
-      k = (abs(double(s) - double(grid.t1)) <= 1e-6 * double(grid.dt)) ? n : -1;
-    require(k >= 0, fn, "save_at", s, "times on the grid t0 + k·dt (or t1)");
-    require(idx.empty() || k >= idx.back(), fn, "save_at", s, "non-decreasing times");
-    idx.push_back(k);
+  for (long k = 0; k < n; ++k) {
+    const Scalar t = grid.time(k);
+    const Scalar dt = grid.time(k + 1) - t;
+    noise.increment(k, t, dt, dW);
+    workspace.step(problem, t, dt, dW, sol.final_state);
+    sol.steps_taken = k + 1;
+    sol.final_time = grid.time(k + 1);
+    if (!all_finite(sol.final_state)) {
+      sol.outcome = non_finite_outcome(Stepper::name, k, sol.final_time);
+      return sol;
+    }
+    observe(k + 1, sol.final_time, sol.final_state);
   }
-  return idx;
+  return sol;
 }
 
-}  // namespace detail
-
-/// Integrates dX = f dt + G dW for the M columns of x0 (d×M) over `grid` with `stepper` (a value
-/// such as EulerMaruyama<Scalar>; it chooses Itô or Stratonovich) and `noise`, a BrownianPath or
-/// BrownianIncrements with the problem's noise dimension and M paths. States are saved at the
-/// times `save_at` (grid times, non-decreasing). x0 is copied, never modified.
-/// Throws sgdsde::invalid_argument for a bad argument (x0 not d×M with M ≥ 1 or non-finite, noise of
-/// the wrong shape, save times off the grid); a non-finite state is reported in the outcome.
-template <class Problem, class Stepper, class Noise, class Derived>
-EnsembleSolution<typename Problem::scalar_type> integrate(
-    const Problem& problem, Stepper& stepper, const Eigen::MatrixBase<Derived>& x0,
-    const TimeGrid<typename Problem::scalar_type>& grid, const Noise& noise,
-    const std::vector<typename Problem::scalar_type>& save_at = {}) {
-  using Scalar = typename Problem::scalar_type;
-  using Matrix = EnsembleMatrix<Scalar>;
+/// Checks the arguments, then runs the fused kernel or the stepper loop with `observe`.
+template <class Problem, class Stepper, class Noise, class Derived, class Observe>
+EnsembleSolution<typename Problem::scalar_type> run_integrate(const Problem& problem, const Stepper& stepper,
+                                                              const Eigen::MatrixBase<Derived>& x0,
+                                                              const TimeGrid<typename Problem::scalar_type>& grid,
+                                                              const Noise& noise, Observe& observe) {
   constexpr const char* fn = "integrate";
   problem.check_state(fn, "x0", x0);
   require(noise.noise_dim() == problem.noise_dim(), fn, "noise", noise.noise_dim(),
           "a noise source with noise_dim equal to the problem's");
   require(noise.paths() == x0.cols(), fn, "noise", noise.paths(), "a noise source with one path per column of x0");
-  const std::vector<long> saves = detail::save_indices(grid, save_at, fn);
+  MatrixX<typename Problem::scalar_type> start = x0;
+  if constexpr (uses_fused_kernel_v<Problem, Stepper, Noise>)
+    return euler_maruyama_linear_additive(problem, std::move(start), grid, noise, observe);
+  else
+    return generic_integrate(problem, stepper, std::move(start), grid, noise, observe);
+}
 
-  EnsembleSolution<Scalar> sol;
-  const long n = grid.steps();
-  const Eigen::Index paths = x0.cols();
-  sol.final_state = x0;
-  Matrix dW(problem.noise_dim(), paths);
-  stepper.prepare(problem, paths);
-  std::size_t next_save = 0;
-  auto save_up_to = [&](long k) {
-    while (next_save < saves.size() && saves[next_save] == k) {
-      sol.times.push_back(grid.time(k));
-      sol.states.push_back(sol.final_state);
-      ++next_save;
-    }
+template <class Problem, class Derived>
+MatrixX<typename Problem::scalar_type> replicate_initial_state(const Problem& problem,
+                                                               const Eigen::MatrixBase<Derived>& x0,
+                                                               Ensemble ensemble) {
+  require_shape("integrate", "x0", x0, problem.dim(), 1);
+  require_finite("integrate", "x0", x0);
+  return x0.replicate(1, ensemble.paths);
+}
+
+struct NoObserver {
+  template <class... A>
+  void operator()(A&&...) const {}
+};
+
+}  // namespace detail
+
+/// Integrates dX = f dt + G dW for the M columns of x0 (d×M) over `grid` with `stepper` (a value such
+/// as EulerMaruyama{}; it chooses Itô or Stratonovich) and `noise`, a BrownianPath or
+/// BrownianIncrements with the problem's noise dimension and M paths; returns the final state.
+/// x0 is copied, never modified. Throws sgdsde::invalid_argument for a bad argument (x0 not d×M with
+/// M ≥ 1 or non-finite, noise of the wrong shape, save times off the grid); a non-finite state is
+/// reported in the outcome.
+template <class Problem, class Stepper, class Derived, class Noise,
+          std::enable_if_t<!std::is_same_v<Noise, Ensemble>, int> = 0>
+EnsembleSolution<typename Problem::scalar_type> integrate(const Problem& problem, Stepper stepper,
+                                                          const Eigen::MatrixBase<Derived>& x0,
+                                                          const TimeGrid<typename Problem::scalar_type>& grid,
+                                                          const Noise& noise) {
+  detail::NoObserver none;
+  return detail::run_integrate(problem, stepper, x0, grid, noise, none);
+}
+
+/// As above, also storing the states at the grid times `save_at` (non-decreasing) in
+/// `result.times` / `result.states`.
+template <class Problem, class Stepper, class Derived, class Noise,
+          std::enable_if_t<!std::is_same_v<Noise, Ensemble>, int> = 0>
+EnsembleSolution<typename Problem::scalar_type> integrate(
+    const Problem& problem, Stepper stepper, const Eigen::MatrixBase<Derived>& x0,
+    const TimeGrid<typename Problem::scalar_type>& grid, const Noise& noise,
+    const std::vector<typename Problem::scalar_type>& save_at) {
+  using Scalar = typename Problem::scalar_type;
+  std::vector<Scalar> times;
+  std::vector<MatrixX<Scalar>> states;
+  auto store = [&](long, Scalar t, const MatrixX<Scalar>& X) {
+    times.push_back(t);
+    states.push_back(X);
   };
-  save_up_to(0);
-  for (long k = 0; k < n; ++k) {
-    const Scalar t = grid.time(k);
-    const Scalar dt = grid.time(k + 1) - t;
-    noise.increment(k, t, dt, dW);
-    stepper.step(problem, t, dt, dW, sol.final_state);
-    sol.steps_taken = k + 1;
-    sol.final_time = grid.time(k + 1);
-    if (!all_finite(sol.final_state)) {
-      sol.outcome = Outcome::failure(Status::non_finite, k, double(sol.final_time),
-                                     std::string(Stepper::name) + ": non-finite state after step " +
-                                         std::to_string(k) + " (t = " + detail::describe(sol.final_time) + ")");
-      return sol;
-    }
-    save_up_to(k + 1);
-  }
-  sol.final_time = grid.t1;
+  detail::Observation<Scalar, decltype(store)> observe(store, detail::grid_indices(grid, save_at, "integrate", "save_at"),
+                                                       false);
+  EnsembleSolution<Scalar> sol = detail::run_integrate(problem, stepper, x0, grid, noise, observe);
+  sol.times = std::move(times);
+  sol.states = std::move(states);
   return sol;
+}
+
+/// As above with an observer: f(k, t_k, X_k) at every step k = 0…n (X_k is d×M), or only at the grid
+/// times of observe_at(times, f). Nothing is stored in the result but the final state.
+template <class Problem, class Stepper, class Derived, class Noise, class Output,
+          std::enable_if_t<!std::is_same_v<Noise, Ensemble> &&
+                               detail::is_output_v<Output, typename Problem::scalar_type>,
+                           int> = 0>
+EnsembleSolution<typename Problem::scalar_type> integrate(const Problem& problem, Stepper stepper,
+                                                          const Eigen::MatrixBase<Derived>& x0,
+                                                          const TimeGrid<typename Problem::scalar_type>& grid,
+                                                          const Noise& noise, Output&& output) {
+  using Scalar = typename Problem::scalar_type;
+  if constexpr (detail::IsObserveAt<std::decay_t<Output>>::value) {
+    std::vector<Scalar> times(output.times.begin(), output.times.end());
+    detail::Observation<Scalar, decltype(output.observer)> observe(
+        output.observer, detail::grid_indices(grid, times, "integrate", "observe_at"), false);
+    return detail::run_integrate(problem, stepper, x0, grid, noise, observe);
+  } else {
+    detail::Observation<Scalar, std::remove_reference_t<Output>> observe(output, {}, true);
+    return detail::run_integrate(problem, stepper, x0, grid, noise, observe);
+  }
+}
+
+/// Ensemble form: M = ensemble.paths copies of the initial state x0 (a d-vector) driven by
+/// BrownianIncrements(stream, m, M); returns the final state (d×M).
+template <class Problem, class Stepper, class Derived>
+EnsembleSolution<typename Problem::scalar_type> integrate(const Problem& problem, Stepper stepper,
+                                                          const Eigen::MatrixBase<Derived>& x0,
+                                                          const TimeGrid<typename Problem::scalar_type>& grid,
+                                                          Ensemble ensemble, const RandomStream& stream) {
+  return integrate(problem, stepper, detail::replicate_initial_state(problem, x0, ensemble), grid,
+                   BrownianIncrements(stream, problem.noise_dim(), ensemble.paths));
+}
+
+/// Ensemble form storing the states at the grid times `save_at`.
+template <class Problem, class Stepper, class Derived>
+EnsembleSolution<typename Problem::scalar_type> integrate(const Problem& problem, Stepper stepper,
+                                                          const Eigen::MatrixBase<Derived>& x0,
+                                                          const TimeGrid<typename Problem::scalar_type>& grid,
+                                                          Ensemble ensemble, const RandomStream& stream,
+                                                          const std::vector<typename Problem::scalar_type>& save_at) {
+  return integrate(problem, stepper, detail::replicate_initial_state(problem, x0, ensemble), grid,
+                   BrownianIncrements(stream, problem.noise_dim(), ensemble.paths), save_at);
+}
+
+/// Ensemble form with an observer f(k, t, X) (every step) or observe_at(times, f).
+template <class Problem, class Stepper, class Derived, class Output,
+          std::enable_if_t<detail::is_output_v<Output, typename Problem::scalar_type>, int> = 0>
+EnsembleSolution<typename Problem::scalar_type> integrate(const Problem& problem, Stepper stepper,
+                                                          const Eigen::MatrixBase<Derived>& x0,
+                                                          const TimeGrid<typename Problem::scalar_type>& grid,
+                                                          Ensemble ensemble, const RandomStream& stream,
+                                                          Output&& output) {
+  return integrate(problem, stepper, detail::replicate_initial_state(problem, x0, ensemble), grid,
+                   BrownianIncrements(stream, problem.noise_dim(), ensemble.paths), std::forward<Output>(output));
 }
 
 }  // namespace sgdsde

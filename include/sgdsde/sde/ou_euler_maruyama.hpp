@@ -1,68 +1,50 @@
-// sgdsde/sde/ou_euler_maruyama.hpp — fused Euler–Maruyama for Ornstein–Uhlenbeck ensembles,
-// X ← (I − A dt) X + A·mean·dt + √dt B Z: the SGD-on-a-quadratic recursion (Jastrzębski et al. 2018,
-// eq. 4 on the quadratic of eq. 6), one GEMM per step and the normals generated block by block in cache.
+// sgdsde/sde/ou_euler_maruyama.hpp — detail: the fused Euler–Maruyama kernel that `integrate` uses for
+// a linear drift with additive noise, X ← (I − A dt) X + A·μ·dt + √dt B Z: the SGD-on-a-quadratic
+// recursion (Jastrzębski et al. 2018, eq. 4 on the quadratic of eq. 6), one GEMM per step and the
+// normals generated block by block in cache.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
-#include <string>
-#include <vector>
+#include <cstdint>
 
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/types.hpp"
 #include "sgdsde/sde/brownian.hpp"
-#include "sgdsde/sde/integrate.hpp"
-#include "sgdsde/sde/problem.hpp"
+#include "sgdsde/sde/time_grid.hpp"
 
-namespace sgdsde {
+namespace sgdsde::detail {
 
-template <class Scalar>
-using OuProblem = SdeProblem<Scalar, NoiseKind::additive, LinearDrift<Scalar>, EnsembleMatrix<Scalar>>;
-
-/// Same result as `integrate(problem, EulerMaruyama<Scalar>{}, x0, grid, noise, save_at)` up to
-/// rounding (the same normals, the same Itô EM step, strong order 1 and weak order 1 for this
-/// additive noise) but fused: per block of paths, Y = (I − A dt) X by GEMM, the block's normals drawn
-/// into a cache-resident buffer and added, and the finiteness check done while the block is in cache.
-/// Same preconditions, errors and outcome as `integrate`.
-template <class Scalar, class Derived>
-EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& problem,
-                                                     const Eigen::MatrixBase<Derived>& x0,
-                                                     const TimeGrid<Scalar>& grid,
-                                                     const BrownianIncrements<Scalar>& noise,
-                                                     const std::vector<Scalar>& save_at = {}) {
-  using Matrix = EnsembleMatrix<Scalar>;
-  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-  using Array = Eigen::Array<Scalar, Eigen::Dynamic, 1>;
-  constexpr const char* fn = "integrate_ou_euler_maruyama";
-  problem.check_state(fn, "x0", x0);
-  require(noise.noise_dim() == problem.noise_dim(), fn, "noise", noise.noise_dim(),
-          "a noise source with noise_dim equal to the problem's");
-  require(noise.paths() == x0.cols(), fn, "noise", noise.paths(), "a noise source with one path per column of x0");
-  const std::vector<long> saves = detail::save_indices(grid, save_at, fn);
-
-  const Eigen::Index d = problem.dim(), m = problem.noise_dim(), paths = x0.cols();
-  const Matrix& A = problem.drift_function().A();
-  const Matrix& B = problem.diffusion_function();
-  const bool has_mean = problem.drift_function().has_mean();
+/// Same result as the generic Euler–Maruyama step up to rounding (the same normals, the same Itô
+/// step) but fused: per block of paths, Y = (I − A dt) X by GEMM, the block's normals drawn into a
+/// cache-resident buffer and added, and the finiteness check done while the block is in cache.
+/// `problem` gives A(), mu(), B(); `start` (d×M, checked by the caller) becomes the final state.
+template <class Problem, class Observe>
+EnsembleSolution<typename Problem::scalar_type> euler_maruyama_linear_additive(
+    const Problem& problem, MatrixX<typename Problem::scalar_type> start,
+    const TimeGrid<typename Problem::scalar_type>& grid, const BrownianIncrements& noise, Observe& observe) {
+  using Scalar = typename Problem::scalar_type;
+  using Matrix = MatrixX<Scalar>;
+  using Vector = VectorX<Scalar>;
+  using Array = ArrayX<Scalar>;
+  const Index d = problem.dim(), m = problem.noise_dim(), paths = start.cols();
+  const Matrix& A = problem.A();
+  const Matrix& B = problem.B();
+  const Vector a_mu = A * problem.mu();
+  const bool has_mean = !a_mu.isZero(0);
   const bool diagonal_b = d == m && B.isDiagonal(0);
   // Block width: about 64 KiB of state per block, a multiple of 16 columns.
-  const Eigen::Index width = std::min<Eigen::Index>(paths, std::max<Eigen::Index>(16, (8192 / d) / 16 * 16));
+  const Index width = std::min<Index>(paths, std::max<Index>(16, (8192 / d) / 16 * 16));
 
   EnsembleSolution<Scalar> sol;
-  sol.final_state = x0;
+  sol.final_state = std::move(start);
+  sol.final_time = grid.t0();
   Matrix y(d, paths), z(m, width), p(d, d), bc(d, m);
   Vector am(d), bdiag(d);
   Scalar last_dt = Scalar(-1), p11 = 0, am1 = 0, b11 = 0;
-  std::size_t next_save = 0;
-  auto save_up_to = [&](long k) {
-    while (next_save < saves.size() && saves[next_save] == k) {
-      sol.times.push_back(grid.time(k));
-      sol.states.push_back(sol.final_state);
-      ++next_save;
-    }
-  };
-  save_up_to(0);
+  observe(0, grid.t0(), sol.final_state);
   const long n = grid.steps();
   for (long k = 0; k < n; ++k) {
     const Scalar t = grid.time(k);
@@ -72,7 +54,7 @@ EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& pr
       p = Matrix::Identity(d, d) - dt * A;
       bc = sqrt(dt) * B;
       bdiag = bc.diagonal();
-      am = dt * problem.drift_function().A_mean();
+      am = dt * a_mu;
       p11 = p(0, 0);
       am1 = am(0);
       b11 = bc(0, 0);
@@ -81,10 +63,10 @@ EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& pr
     const std::uint64_t first = noise.first_index(k);
     bool finite = true;
     const Matrix& x = sol.final_state;
-    for (Eigen::Index c0 = 0; c0 < paths; c0 += width) {
-      const Eigen::Index w = std::min(width, paths - c0);
+    for (Index c0 = 0; c0 < paths; c0 += width) {
+      const Index w = std::min(width, paths - c0);
       if (d == 1 && m == 1) {
-        // Normals straight into the output block, then y = p·x + b·z + a·mean·dt in place.
+        // Normals straight into the output block, then y = p·x + b·z + a·μ·dt in place.
         Eigen::Map<Array> yb(y.data() + c0, w);
         const Eigen::Map<const Array> xb(x.data() + c0, w);
         noise.stream().normal_at(first + std::uint64_t(c0), yb);
@@ -107,15 +89,12 @@ EnsembleSolution<Scalar> integrate_ou_euler_maruyama(const OuProblem<Scalar>& pr
     sol.steps_taken = k + 1;
     sol.final_time = grid.time(k + 1);
     if (!finite) {
-      sol.outcome = Outcome::failure(Status::non_finite, k, double(sol.final_time),
-                                     std::string(fn) + ": non-finite state after step " + std::to_string(k) +
-                                         " (t = " + detail::describe(sol.final_time) + ")");
+      sol.outcome = non_finite_outcome("integrate (EulerMaruyama, linear drift)", k, sol.final_time);
       return sol;
     }
-    save_up_to(k + 1);
+    observe(k + 1, sol.final_time, sol.final_state);
   }
-  sol.final_time = grid.t1;
   return sol;
 }
 
-}  // namespace sgdsde
+}  // namespace sgdsde::detail

@@ -8,7 +8,12 @@
 //                         diagonal : G (d×M),     G_ip = g_i(t, X_ip) (m = d, dX_i = … + g_i dW_i)
 //                         scalar   : G (d×M),     column p is g(t, X_p) (m = 1)
 //                         additive : none; G = B is a constant d×m matrix held by the problem
-// The callables take (Scalar t, const Eigen::Ref<const Matrix>& X, Eigen::Ref<Matrix> out).
+// The callables take (Scalar t, const Eigen::Ref<const MatrixX<Scalar>>& X, Eigen::Ref<MatrixX<Scalar>> out).
+//
+// The problem concept that `integrate` and the steppers accept: scalar_type, noise_kind,
+// has_linear_drift, dim(), noise_dim(), diffusion_rows(), drift(), diffusion(), add_noise(),
+// check_state(). A problem with has_linear_drift (the OrnsteinUhlenbeck of ou/ou_process.hpp) also
+// gives A(), mu() and B(): dX = −A (X − μ) dt + B dW, which `integrate` uses to pick a fused kernel.
 #pragma once
 
 #include <type_traits>
@@ -17,6 +22,7 @@
 #include <Eigen/Core>
 
 #include "sgdsde/core/error.hpp"
+#include "sgdsde/core/types.hpp"
 
 namespace sgdsde {
 
@@ -27,75 +33,26 @@ enum class Calculus { ito, stratonovich };
 /// Structure of the diffusion term G(t, X) dW (see the file comment for shapes).
 enum class NoiseKind { general, diagonal, scalar, additive };
 
-template <class Scalar>
-using EnsembleMatrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-
 /// Tag: a diagonal-noise problem without an analytic ∂g_i/∂x_i (Milstein then uses Platen's
 /// derivative-free correction).
 struct NoDiffusionDerivative {};
 
-/// Linear drift f(t, X) = −A X (+ A·mean when a mean is given): the OU drift, one GEMM per step.
-template <class Scalar>
-class LinearDrift {
- public:
-  using Matrix = EnsembleMatrix<Scalar>;
-  using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
-
-  /// Precondition: A square and finite. f(X) = −A (X − mean); mean defaults to 0.
-  explicit LinearDrift(const Eigen::Ref<const Matrix>& A) : a_(A), a_mean_(Vector::Zero(A.rows())) {
-    require_square("LinearDrift", "A", A);
-    require(A.rows() > 0, "LinearDrift", "A.rows()", A.rows(), "> 0");
-    require_finite("LinearDrift", "A", A);
-  }
-  LinearDrift(const Eigen::Ref<const Matrix>& A, const Eigen::Ref<const Vector>& mean) : LinearDrift(A) {
-    require_shape("LinearDrift", "mean", mean, A.rows(), 1);
-    require_finite("LinearDrift", "mean", mean);
-    a_mean_.noalias() = a_ * mean;
-    has_mean_ = !mean.isZero(0);
-  }
-
-  Eigen::Index dim() const { return a_.rows(); }
-  const Matrix& A() const { return a_; }
-  bool has_mean() const { return has_mean_; }
-  /// A·mean (zero when no mean was given).
-  const Vector& A_mean() const { return a_mean_; }
-
-  void operator()(Scalar, const Eigen::Ref<const Matrix>& X, Eigen::Ref<Matrix> out) const {
-    if (a_.rows() == 1) {
-      out.array() = -a_(0, 0) * X.array() + a_mean_(0);
-      return;
-    }
-    out.noalias() = -a_ * X;
-    if (has_mean_) out.colwise() += a_mean_;
-  }
-
- private:
-  Matrix a_;
-  Vector a_mean_;
-  bool has_mean_ = false;
-};
-
-namespace detail {
-template <class T>
-struct is_linear_drift : std::false_type {};
-template <class S>
-struct is_linear_drift<LinearDrift<S>> : std::true_type {};
-}  // namespace detail
-
 /// The SDE dX = f dt + G dW on R^d driven by an m-dimensional Brownian motion, batched over paths.
-/// Build it with `general_noise_sde`, `diagonal_noise_sde`, `scalar_noise_sde`, `additive_noise_sde`
-/// or `ou_sde`. Calculus (Itô or Stratonovich) is chosen by the stepper, not by the problem.
+/// Build it with `general_noise_sde`, `diagonal_noise_sde`, `scalar_noise_sde` or `additive_noise_sde`
+/// (an Ornstein–Uhlenbeck process is the OrnsteinUhlenbeck object itself). Calculus (Itô or
+/// Stratonovich) is chosen by the stepper, not by the problem.
 template <class Scalar, NoiseKind Kind, class Drift, class Diffusion, class Derivative = NoDiffusionDerivative>
 class SdeProblem {
  public:
   using scalar_type = Scalar;
-  using Matrix = EnsembleMatrix<Scalar>;
+  using Matrix = MatrixX<Scalar>;
   static constexpr NoiseKind noise_kind = Kind;
   static constexpr bool has_diffusion_derivative = !std::is_same_v<Derivative, NoDiffusionDerivative>;
-  static constexpr bool has_linear_drift = detail::is_linear_drift<Drift>::value;
+  static constexpr bool has_linear_drift = false;
 
-  SdeProblem(Eigen::Index dim, Eigen::Index noise_dim, Drift drift, Diffusion diffusion,
-             Derivative derivative = Derivative{})
+  /// Throws unless dim > 0, noise_dim > 0 (= dim for diagonal noise, 1 for scalar noise) and, for
+  /// additive noise, the diffusion is a finite dim × noise_dim matrix.
+  SdeProblem(Index dim, Index noise_dim, Drift drift, Diffusion diffusion, Derivative derivative = Derivative{})
       : dim_(dim), noise_dim_(noise_dim), drift_(std::move(drift)), diffusion_(std::move(diffusion)),
         derivative_(std::move(derivative)) {
     require(dim > 0, "SdeProblem", "dim", dim, "> 0");
@@ -110,17 +67,15 @@ class SdeProblem {
       diagonal_b_ = dim == noise_dim && diffusion_.isDiagonal(0);
       if (diagonal_b_) b_diag_ = diffusion_.diagonal();
     }
-    if constexpr (has_linear_drift)
-      require(drift_.dim() == dim, "SdeProblem", "drift", drift_.dim(), "a LinearDrift of dimension dim");
   }
 
-  Eigen::Index dim() const { return dim_; }
-  Eigen::Index noise_dim() const { return noise_dim_; }
+  Index dim() const { return dim_; }
+  Index noise_dim() const { return noise_dim_; }
   const Drift& drift_function() const { return drift_; }
   const Diffusion& diffusion_function() const { return diffusion_; }
 
   /// Rows of the diffusion workspace G for one path (0 for additive noise: G is the constant B).
-  Eigen::Index diffusion_rows() const {
+  Index diffusion_rows() const {
     switch (Kind) {
       case NoiseKind::general: return dim_ * noise_dim_;
       case NoiseKind::diagonal:
@@ -138,10 +93,12 @@ class SdeProblem {
     if constexpr (Kind != NoiseKind::additive) diffusion_(t, X, G);
   }
 
-  /// D_ip = ∂g_i/∂x_i at X_ip (diagonal noise with an analytic derivative only).
-  void diffusion_derivative(Scalar t, const Eigen::Ref<const Matrix>& X, Eigen::Ref<Matrix> D) const {
-    static_assert(has_diffusion_derivative, "this problem was built without a diffusion derivative");
-    derivative_(t, X, D);
+  /// D_ip = ∂g_i/∂x_i at X_ip (diagonal noise with an analytic derivative only; a template so that
+  /// an explicit instantiation of a problem without a derivative still compiles).
+  template <class D = Derivative>
+  void diffusion_derivative(Scalar t, const Eigen::Ref<const Matrix>& X, Eigen::Ref<Matrix> out) const {
+    static_assert(!std::is_same_v<D, NoDiffusionDerivative>, "this problem was built without a diffusion derivative");
+    derivative_(t, X, out);
   }
 
   /// out += scale · G dW for every path; G from `diffusion` (ignored for additive noise), dW m×M.
@@ -159,13 +116,12 @@ class SdeProblem {
     } else if constexpr (Kind == NoiseKind::scalar) {
       out.array() += scale * (G.array().rowwise() * dW.row(0).array());
     } else {
-      for (Eigen::Index p = 0; p < out.cols(); ++p)
-        out.col(p).noalias() +=
-            scale * Eigen::Map<const Matrix>(G.col(p).data(), dim_, noise_dim_) * dW.col(p);
+      for (Index p = 0; p < out.cols(); ++p)
+        out.col(p).noalias() += scale * Eigen::Map<const Matrix>(G.col(p).data(), dim_, noise_dim_) * dW.col(p);
     }
   }
 
-  /// Throws unless X is d×(any) and finite (argument named `name`).
+  /// Throws unless X is d×M with M ≥ 1 and finite (argument named `name`).
   void check_state(const char* function, const char* name, const Eigen::Ref<const Matrix>& X) const {
     require_shape(function, name, X, dim_, -1);
     require(X.cols() > 0, function, "paths", X.cols(), "at least one path (column)");
@@ -173,58 +129,74 @@ class SdeProblem {
   }
 
  private:
-  Eigen::Index dim_, noise_dim_;
+  Index dim_, noise_dim_;
   Drift drift_;
   Diffusion diffusion_;
   Derivative derivative_;
   bool diagonal_b_ = false;
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> b_diag_;
+  VectorX<Scalar> b_diag_;
 };
 
+namespace detail {
+/// Placeholder default of the factories' Scalar: deduce it from the drift's first parameter (t).
+struct DeduceScalar {};
+template <class F>
+struct FirstArgument;
+template <class C, class R, class A, class... Rest>
+struct FirstArgument<R (C::*)(A, Rest...) const> {
+  using type = std::decay_t<A>;
+};
+template <class C, class R, class A, class... Rest>
+struct FirstArgument<R (C::*)(A, Rest...)> {
+  using type = std::decay_t<A>;
+};
+template <class Scalar, class Drift>
+struct ScalarOf {
+  using type = Scalar;
+};
+template <class Drift>
+struct ScalarOf<DeduceScalar, Drift> {
+  using type = typename FirstArgument<decltype(&Drift::operator())>::type;
+};
+template <class Scalar, class Drift>
+using scalar_of_t = typename ScalarOf<Scalar, Drift>::type;
+}  // namespace detail
+
 /// dX = f dt + G(t, X) dW with G d×m per path; `diffusion` writes (d·m)×M (see file comment).
-template <class Scalar, class Drift, class Diffusion>
-auto general_noise_sde(Eigen::Index dim, Eigen::Index noise_dim, Drift drift, Diffusion diffusion) {
-  return SdeProblem<Scalar, NoiseKind::general, Drift, Diffusion>(dim, noise_dim, std::move(drift),
-                                                                  std::move(diffusion));
+/// Scalar is the type of the drift's first parameter t (give it explicitly for a generic lambda).
+template <class Scalar = detail::DeduceScalar, class Drift, class Diffusion>
+auto general_noise_sde(Index dim, Index noise_dim, Drift drift, Diffusion diffusion) {
+  using S = detail::scalar_of_t<Scalar, Drift>;
+  return SdeProblem<S, NoiseKind::general, Drift, Diffusion>(dim, noise_dim, std::move(drift), std::move(diffusion));
 }
 
 /// dX_i = f_i dt + g_i(t, X_i) dW_i (m = d). Milstein needs g_i to depend on X_i only (then the noise
 /// is commutative). `derivative` (optional) writes ∂g_i/∂x_i.
-template <class Scalar, class Drift, class Diffusion>
-auto diagonal_noise_sde(Eigen::Index dim, Drift drift, Diffusion diffusion) {
-  return SdeProblem<Scalar, NoiseKind::diagonal, Drift, Diffusion>(dim, dim, std::move(drift),
-                                                                   std::move(diffusion));
+template <class Scalar = detail::DeduceScalar, class Drift, class Diffusion>
+auto diagonal_noise_sde(Index dim, Drift drift, Diffusion diffusion) {
+  using S = detail::scalar_of_t<Scalar, Drift>;
+  return SdeProblem<S, NoiseKind::diagonal, Drift, Diffusion>(dim, dim, std::move(drift), std::move(diffusion));
 }
-template <class Scalar, class Drift, class Diffusion, class Derivative>
-auto diagonal_noise_sde(Eigen::Index dim, Drift drift, Diffusion diffusion, Derivative derivative) {
-  return SdeProblem<Scalar, NoiseKind::diagonal, Drift, Diffusion, Derivative>(
-      dim, dim, std::move(drift), std::move(diffusion), std::move(derivative));
+template <class Scalar = detail::DeduceScalar, class Drift, class Diffusion, class Derivative>
+auto diagonal_noise_sde(Index dim, Drift drift, Diffusion diffusion, Derivative derivative) {
+  using S = detail::scalar_of_t<Scalar, Drift>;
+  return SdeProblem<S, NoiseKind::diagonal, Drift, Diffusion, Derivative>(dim, dim, std::move(drift),
+                                                                          std::move(diffusion), std::move(derivative));
 }
 
 /// dX = f dt + g(t, X) dW with one Brownian motion (m = 1); `diffusion` writes the d×M block of g.
-template <class Scalar, class Drift, class Diffusion>
-auto scalar_noise_sde(Eigen::Index dim, Drift drift, Diffusion diffusion) {
-  return SdeProblem<Scalar, NoiseKind::scalar, Drift, Diffusion>(dim, 1, std::move(drift),
-                                                                 std::move(diffusion));
+template <class Scalar = detail::DeduceScalar, class Drift, class Diffusion>
+auto scalar_noise_sde(Index dim, Drift drift, Diffusion diffusion) {
+  using S = detail::scalar_of_t<Scalar, Drift>;
+  return SdeProblem<S, NoiseKind::scalar, Drift, Diffusion>(dim, 1, std::move(drift), std::move(diffusion));
 }
 
-/// dX = f dt + B dW with a constant d×m matrix B.
-template <class Scalar, class Drift>
-auto additive_noise_sde(Drift drift, const Eigen::Ref<const EnsembleMatrix<Scalar>>& B) {
-  return SdeProblem<Scalar, NoiseKind::additive, Drift, EnsembleMatrix<Scalar>>(B.rows(), B.cols(),
-                                                                               std::move(drift), B);
-}
-
-/// Ornstein–Uhlenbeck dX = −A (X − mean) dt + B dW (Jastrzębski et al. 2018, eq. 6 in the eigenbasis of
-/// A = H, with B = sqrt(η/S) C^{1/2}). Throws if A is not square or B has a different number of rows.
-template <class Scalar>
-auto ou_sde(const Eigen::Ref<const EnsembleMatrix<Scalar>>& A, const Eigen::Ref<const EnsembleMatrix<Scalar>>& B) {
-  return additive_noise_sde<Scalar>(LinearDrift<Scalar>(A), B);
-}
-template <class Scalar>
-auto ou_sde(const Eigen::Ref<const EnsembleMatrix<Scalar>>& A, const Eigen::Ref<const EnsembleMatrix<Scalar>>& B,
-            const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>& mean) {
-  return additive_noise_sde<Scalar>(LinearDrift<Scalar>(A, mean), B);
+/// dX = f dt + B dW with a constant d×m matrix B (Scalar is B's). For a linear drift use the
+/// OrnsteinUhlenbeck object, which `integrate` steps with a fused kernel.
+template <class Drift, class DB>
+auto additive_noise_sde(Drift drift, const Eigen::MatrixBase<DB>& B) {
+  using S = typename DB::Scalar;
+  return SdeProblem<S, NoiseKind::additive, Drift, MatrixX<S>>(B.rows(), B.cols(), std::move(drift), MatrixX<S>(B));
 }
 
 }  // namespace sgdsde

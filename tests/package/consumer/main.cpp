@@ -1,5 +1,5 @@
-// An outside program using the installed (or add_subdirectory'd) sgdsde: draws normals from a
-// counter-based stream and checks their sample variance is sane.
+// An outside program using the installed (or add_subdirectory'd) sgdsde through its umbrella header:
+// draws normals from a counter-based stream and checks their sample variance is sane.
 #include <sgdsde/sgdsde.hpp>
 
 #include <cmath>

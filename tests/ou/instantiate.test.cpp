@@ -1,0 +1,23 @@
+// Explicit instantiation of every class template of the ou area owned here, for float and double, so
+// that each member compiles for both scalars (OrnsteinUhlenbeck is instantiated with the sde tests).
+#include "sgdsde/ou/linear_regression.hpp"
+#include "sgdsde/ou/sgd_quadratic.hpp"
+
+#include <doctest/doctest.h>
+
+template class sgdsde::Quadratic<float>;
+template class sgdsde::Quadratic<double>;
+template struct sgdsde::QuadraticStationary<float>;
+template struct sgdsde::QuadraticStationary<double>;
+template struct sgdsde::SgdSimulation<float>;
+template struct sgdsde::SgdSimulation<double>;
+template class sgdsde::LinearRegression<float>;
+template class sgdsde::LinearRegression<double>;
+template class sgdsde::LinearRegressionSgd<float>;
+template class sgdsde::LinearRegressionSgd<double>;
+template struct sgdsde::SgdMoments<float>;
+template struct sgdsde::SgdMoments<double>;
+template struct sgdsde::RegressionStationary<float>;
+template struct sgdsde::RegressionStationary<double>;
+
+TEST_CASE("ou class templates are instantiated for float and double") { CHECK(true); }
