@@ -79,7 +79,6 @@ int main(int argc, char** argv) {
   };
   auto progress_line = optim::progress_every(progress);
   auto observer = [&](const optim::Progress<float>& p) {
-    if (p.step == 0 && !p.done) report(0, 0.0, p.batch_loss);
     if (p.end_of_epoch) report(p.step, double(p.epoch), p.epoch_loss);
     if (progress > 0) progress_line(p);
   };
@@ -89,6 +88,10 @@ int main(int argc, char** argv) {
               long(net.num_parameters()), eta, batch, momentum, weight_decay, batch_norm ? "on" : "off",
               static_cast<unsigned long long>(seed));
   std::printf("#  step   epoch  epoch_loss    test_loss  test_acc    wall_s\n");
+  {  // the initial network, before any update (no batch loss yet)
+    const double loss = nn::loss(net, test_loss, test.inputs), accuracy = nn::accuracy(net, test);
+    std::printf("%6d %7.2f %12s %12.5f %9.4f %9.1f\n", 0, 0.0, "-", loss, accuracy, seconds());
+  }
   const auto result = optim::train(net, nn::SoftmaxCrossEntropy(train.labels), train.inputs, options, observer);
   if (!result.outcome.ok()) {
     std::printf("# training stopped: %s (%s)\n", to_string(result.outcome.status), result.outcome.message.c_str());

@@ -64,7 +64,7 @@ double relative_error(const Mat<T>& x, const Eigen::MatrixXd& ref) {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("expm reproduces closed forms", T, float, double) {
+TEST_CASE_TEMPLATE("expm reproduces closed forms", T, SGDSDE_TEST_SCALARS) {
   const T tol = std::is_same_v<T, float> ? T(1e-5) : T(1e-14);
   const T th = T(0.7);
   Mat<T> r(2, 2);
@@ -81,7 +81,7 @@ TEST_CASE_TEMPLATE("expm reproduces closed forms", T, float, double) {
   CHECK((en - expect).norm() < tol);
 }
 
-TEST_CASE_TEMPLATE("expm of the non-normal [[-1, 1e4], [0, -2]] to a few units of roundoff", T, float, double) {
+TEST_CASE_TEMPLATE("expm of the non-normal [[-1, 1e4], [0, -2]] to a few units of roundoff", T, SGDSDE_TEST_SCALARS) {
   // e^A = [[e^{-1}, b (e^{-1} − e^{-2})], [0, e^{-2}]] for A = [[-1, b], [0, -2]]: the (1,2) entry is
   // b (e^{λ2} − e^{λ1}) / (λ2 − λ1) with λ1 = −1, λ2 = −2. Higham 2005 scales by 2^{-11} from ‖A‖₁ ≈ 1e4
   // and loses ≈ 7 digits in the squarings; Al-Mohy–Higham picks s from ‖A^k‖^{1/k} ≈ 2.
@@ -109,7 +109,7 @@ TEST_CASE_TEMPLATE("expm of the non-normal [[-1, 1e4], [0, -2]] to a few units o
   }
 }
 
-TEST_CASE_TEMPLATE("expm against 50-digit references on random matrices", T, float, double) {
+TEST_CASE_TEMPLATE("expm against 50-digit references on random matrices", T, SGDSDE_TEST_SCALARS) {
   // Backward-stable algorithm: relative error ≲ cond(exp, A)·u; for these well-conditioned random
   // matrices (Gaussian, n ≤ 10, ‖A‖₁ up to 40) cond ≈ ‖A‖, so the bound is 8·max(1, ‖A‖₁)·n·u.
   const double u = std::numeric_limits<T>::epsilon();
@@ -127,7 +127,7 @@ TEST_CASE_TEMPLATE("expm against 50-digit references on random matrices", T, flo
     }
 }
 
-TEST_CASE_TEMPLATE("expm_symmetric is as accurate as the general path on symmetric input", T, float, double) {
+TEST_CASE_TEMPLATE("expm_symmetric is as accurate as the general path on symmetric input" * doctest::test_suite("slow"), T, SGDSDE_TEST_SCALARS) {
   // Issue 8: the eigendecomposition path had 5e-15 (double) / 1e-4 (float) relative error at n = 50.
   const double u = std::numeric_limits<T>::epsilon();
   for (Eigen::Index n : {10, 50}) {
@@ -146,7 +146,7 @@ TEST_CASE_TEMPLATE("expm_symmetric is as accurate as the general path on symmetr
   }
 }
 
-TEST_CASE_TEMPLATE("expm: group property, symmetric path, derivative at 0", T, float, double) {
+TEST_CASE_TEMPLATE("expm: group property, symmetric path, derivative at 0", T, SGDSDE_TEST_SCALARS) {
   const T tol = std::is_same_v<T, float> ? T(2e-4) : T(1e-11);
   const Eigen::Index n = 6;
   Eigen::MatrixXd g(n, n);

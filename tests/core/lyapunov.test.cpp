@@ -62,7 +62,7 @@ MatD stable_matrix(Eigen::Index n, std::uint64_t id) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("continuous Lyapunov (Bartels–Stewart) agrees with the Kronecker solve", T, float, double) {
+TEST_CASE_TEMPLATE("continuous Lyapunov (Bartels–Stewart) agrees with the Kronecker solve", T, SGDSDE_TEST_SCALARS) {
   const T tol = std::is_same_v<T, float> ? T(2e-3) : T(1e-9);
   for (Eigen::Index n : {1, 2, 3, 5, 8, 13}) {
     CAPTURE(n);
@@ -83,7 +83,7 @@ TEST_CASE_TEMPLATE("continuous Lyapunov (Bartels–Stewart) agrees with the Kron
   }
 }
 
-TEST_CASE_TEMPLATE("discrete Lyapunov (Bartels–Stewart) agrees with the Kronecker solve", T, float, double) {
+TEST_CASE_TEMPLATE("discrete Lyapunov (Bartels–Stewart) agrees with the Kronecker solve", T, SGDSDE_TEST_SCALARS) {
   const T tol = std::is_same_v<T, float> ? T(2e-3) : T(1e-9);
   for (Eigen::Index n : {1, 2, 3, 5, 8, 13}) {
     CAPTURE(n);
@@ -104,7 +104,7 @@ TEST_CASE_TEMPLATE("discrete Lyapunov (Bartels–Stewart) agrees with the Kronec
   }
 }
 
-TEST_CASE_TEMPLATE("symmetric fast paths agree with Bartels–Stewart and Kronecker", T, float, double) {
+TEST_CASE_TEMPLATE("symmetric fast paths agree with Bartels–Stewart and Kronecker", T, SGDSDE_TEST_SCALARS) {
   const T tol = std::is_same_v<T, float> ? T(2e-3) : T(1e-9);
   for (Eigen::Index n : {1, 4, 9}) {
     CAPTURE(n);
@@ -199,7 +199,7 @@ TEST_CASE("Lyapunov solvers reject bad arguments") {
   }
 }
 
-TEST_CASE_TEMPLATE("Lyapunov solvers are scale invariant up to the range of the scalar type", T, float, double) {
+TEST_CASE_TEMPLATE("Lyapunov solvers are scale invariant up to the range of the scalar type", T, SGDSDE_TEST_SCALARS) {
   // Issue 8, defect 4: unscaled Frobenius norms made Q·1e200 give a NaN residual (→ singular) and
   // Q·1e160 a residual of 0. A X + X Aᵀ = Q is linear in Q and homogeneous of degree −1 in A, so
   // X(c_a A, c_q Q) = (c_q / c_a) X(A, Q) and the relative residual is unchanged.
@@ -246,7 +246,7 @@ TEST_CASE_TEMPLATE("Lyapunov solvers are scale invariant up to the range of the 
 }
 
 TEST_CASE_TEMPLATE("near-singular Lyapunov equations report ill_conditioned, well-conditioned keep success", T,
-                   float, double) {
+                   SGDSDE_TEST_SCALARS) {
   // Held-out finding: at eigenvalue separation 1e-12 the solvers returned success with 3–4 correct
   // digits. ε·condition > √ε ⇔ condition > 1/√ε (6.7e7 double, 2.9e3 float); the separations below
   // give condition ≈ ‖A‖/δ ≈ 1e12 (double), 1e5 (float).

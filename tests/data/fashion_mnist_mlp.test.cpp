@@ -20,7 +20,7 @@ bool missing_data_allowed() {
 }
 }  // namespace
 
-TEST_CASE("an MLP trained on 6000 Fashion-MNIST images classifies 1000 test images far above chance") {
+TEST_CASE("an MLP trained on 6000 Fashion-MNIST images classifies 1000 test images far above chance" * doctest::test_suite("slow")) {
   using namespace sgdsde;
   const std::string dir = data::fashion_mnist_dir();
   if (!data::fashion_mnist_available(dir)) {

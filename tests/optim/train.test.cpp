@@ -176,10 +176,8 @@ TEST_CASE("train: epochs as the stopping criterion, epoch losses and observer ca
         return;
       }
       steps.push_back(p.step);
-      if (p.step == 0) {
-        CHECK(std::isnan(p.batch_loss));
-        return;
-      }
+      CHECK(p.step >= 1);  // no call before the first update
+      CHECK(std::isfinite(p.batch_loss));
       epoch_sum += p.batch_loss;
       ++epoch_n;
       CHECK(p.epoch_loss == doctest::Approx(epoch_sum / double(epoch_n)));
@@ -200,7 +198,8 @@ TEST_CASE("train: epochs as the stopping criterion, epoch losses and observer ca
     CHECK(total == r.steps);
     CHECK(r.epochs == 3);
     CHECK(r.epoch_loss == losses);
-    CHECK(steps.size() == std::size_t(r.steps + 1));  // before the first update and after each
+    CHECK(steps.size() == std::size_t(r.steps));  // after each update only
+    CHECK(!r.stopped_by_observer);
     CHECK(finals == 1);
     CHECK(r.epoch_loss.back() < r.epoch_loss.front());
   }
@@ -222,7 +221,8 @@ TEST_CASE("train: every_epoch observers, an observer returning false stops train
   CHECK(r.steps == 8);
   CHECK(r.epochs == 2);
   CHECK(r.outcome.message.find("stopped by the observer") != std::string::npos);
-  // progress_every(0) prints every call: 1 + 20 + 1 lines
+  CHECK(r.stopped_by_observer);
+  // progress_every(0) prints every call: 20 updates + the final line
   std::FILE* f = std::tmpfile();
   REQUIRE(f != nullptr);
   train(prob, Eigen::VectorXd::Zero(2), o, progress_every(0, f));
@@ -230,7 +230,7 @@ TEST_CASE("train: every_epoch observers, an observer returning false stops train
   int lines = 0;
   for (int ch; (ch = std::fgetc(f)) != EOF;) lines += ch == '\n';
   std::fclose(f);
-  CHECK(lines == 22);
+  CHECK(lines == 21);
 }
 
 TEST_CASE_TEMPLATE("train: η·λ_max > 2 on a quadratic diverges, and the outcome names the step", T, float,

@@ -104,7 +104,7 @@ SimResult simulate(const LinearRegression<double>& data, double eta, const Sampl
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("one step of the moment recursion equals the enumeration of all minibatches", T, float, double) {
+TEST_CASE_TEMPLATE("one step of the moment recursion equals the enumeration of all minibatches", T, SGDSDE_TEST_SCALARS) {
   const auto data = make_data<T>(5, 2, 0.7, 11);
   const double eta = 0.3;
   const Eigen::VectorXd star = data.minimizer().template cast<double>();
@@ -131,7 +131,7 @@ TEST_CASE_TEMPLATE("one step of the moment recursion equals the enumeration of a
   }
 }
 
-TEST_CASE_TEMPLATE("exact stationary moments are the limit of the iterated recursion", T, float, double) {
+TEST_CASE_TEMPLATE("exact stationary moments are the limit of the iterated recursion", T, SGDSDE_TEST_SCALARS) {
   const auto data = make_data<T>(60, 4, 0.5, 12);
   for (const Sampler& b : {Sampler(with_replacement(3)), Sampler(fresh_subset(20)), Sampler(with_replacement(90))}) {
     const double eta = 0.4;
@@ -149,7 +149,7 @@ TEST_CASE_TEMPLATE("exact stationary moments are the limit of the iterated recur
   }
 }
 
-TEST_CASE("minibatch SGD on noisy linear regression matches the exact discrete prediction (5 SE)") {
+TEST_CASE("minibatch SGD on noisy linear regression matches the exact discrete prediction (5 SE)" * doctest::test_suite("slow")) {
   const auto data = make_data(1000, 10, 0.5, 13);
   const double eta = 0.1;
   for (const Sampler& b : {Sampler(with_replacement(10)), Sampler(fresh_subset(10))}) {
@@ -181,7 +181,7 @@ TEST_CASE("minibatch SGD on noisy linear regression matches the exact discrete p
   }
 }
 
-TEST_CASE("η/S invariance for small β and its breakdown for large β and S → N (Jastrzębski Fig. 5)") {
+TEST_CASE("η/S invariance for small β and its breakdown for large β and S → N (Jastrzębski Fig. 5)" * doctest::test_suite("slow")) {
   const auto data = make_data(1000, 10, 0.5, 14);
   const double eta0 = 0.01;
   const long s0 = 2;
@@ -227,7 +227,7 @@ TEST_CASE("η/S invariance for small β and its breakdown for large β and S →
   CHECK(std::abs(simw.mean - wbase.expected_excess_loss) > 5 * simw.se);
 }
 
-TEST_CASE("shuffled epochs with multiplicative noise: the additive-noise law is an approximation") {
+TEST_CASE("shuffled epochs with multiplicative noise: the additive-noise law is an approximation" * doctest::test_suite("slow")) {
   // No exact law: exact_sgd_stationary and next_moments refuse shuffled epochs. The additive-noise law
   // (shuffled-epoch formula with C = C*) is measured against simulation. N = 40, S = 4 (B = 10 batches,
   // ηλB ≈ 0.25–2): shuffling changes the loss by a factor ≈ 4 at η = 0.05, so the fresh-subset law is
@@ -260,7 +260,7 @@ TEST_CASE("shuffled epochs with multiplicative noise: the additive-noise law is 
   }
 }
 
-TEST_CASE_TEMPLATE("issue 8: θ size, NaN moments, S > N with replacement; bad input for linear regression", T, float, double) {
+TEST_CASE_TEMPLATE("issue 8: θ size, NaN moments, S > N with replacement; bad input for linear regression", T, SGDSDE_TEST_SCALARS) {
   const auto data = make_data<T>(200, 3, 0.5, 15);
   using sgdsde::invalid_argument;
   using Mat = sgdsde::MatrixX<T>;

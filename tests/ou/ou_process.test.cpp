@@ -45,7 +45,7 @@ sgdsde::OrnsteinUhlenbeck<T> example_ou() {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("Van Loan covariance equals the integral by Gauss–Legendre quadrature", T, float, double) {
+TEST_CASE_TEMPLATE("Van Loan covariance equals the integral by Gauss–Legendre quadrature", T, SGDSDE_TEST_SCALARS) {
   const auto ou = example_ou<T>();
   const Eigen::MatrixXd a = ou.A().template cast<double>();
   const Eigen::MatrixXd q = ou.diffusion_covariance().template cast<double>();
@@ -73,7 +73,7 @@ TEST_CASE_TEMPLATE("Van Loan covariance equals the integral by Gauss–Legendre 
   }
 }
 
-TEST_CASE_TEMPLATE("scalar OU: closed-form mean, variance and log-density", T, float, double) {
+TEST_CASE_TEMPLATE("scalar OU: closed-form mean, variance and log-density", T, SGDSDE_TEST_SCALARS) {
   // dX = −a(X − μ)dt + b dW: mean μ + e^{−at}(x0 − μ), variance b²(1 − e^{−2at})/(2a).
   const double a = 0.7, mu = 1.5, b = 0.9, x0 = -1.0;
   const sgdsde::OrnsteinUhlenbeck ou(Mat<T>::Constant(1, 1, T(a)), Mat<T>::Constant(1, 1, T(b)),
@@ -207,7 +207,7 @@ TEST_CASE_TEMPLATE("a simulated OU ensemble matches the exact Euler–Maruyama l
   CHECK(sgdsde::z_scores(paths.final_state, sde).max_abs() > 5);
 }
 
-TEST_CASE_TEMPLATE("exact transition sampling has the predicted mean and covariance (5 SE)", T, float, double) {
+TEST_CASE_TEMPLATE("exact transition sampling has the predicted mean and covariance (5 SE)", T, SGDSDE_TEST_SCALARS) {
   const auto ou = example_ou<T>();
   const T lag = T(0.6);
   sgdsde::OuTransitionSampler sampler(ou, lag);
@@ -245,8 +245,8 @@ TEST_CASE_TEMPLATE("exact transition sampling has the predicted mean and covaria
   CHECK((composed - p2.covariance).norm() < tol);
 }
 
-TEST_CASE_TEMPLATE("Euler–Maruyama ensemble reaches the Stein covariance of its discretisation, not the SDE's", T,
-                   float, double) {
+TEST_CASE_TEMPLATE("Euler–Maruyama ensemble reaches the Stein covariance of its discretisation, not the SDE's" * doctest::test_suite("slow"), T,
+                   SGDSDE_TEST_SCALARS) {
   const auto ou = example_ou<T>();
   const double dt = 0.25;  // ρ(I − A dt) ≈ 0.9; O(dt) bias of EM is large enough to resolve
   const auto disc = ou.euler_maruyama_stationary_law(T(dt));
@@ -285,7 +285,7 @@ TEST_CASE_TEMPLATE("Euler–Maruyama ensemble reaches the Stein covariance of it
   CHECK(separated >= 3);
 }
 
-TEST_CASE_TEMPLATE("unstable OU and unstable Euler–Maruyama steps are reported as status", T, float, double) {
+TEST_CASE_TEMPLATE("unstable OU and unstable Euler–Maruyama steps are reported as status", T, SGDSDE_TEST_SCALARS) {
   Mat<T> a(2, 2);
   a << 1.0, 0.0, 0.0, -0.5;  // eigenvalue −0.5: X grows along e₂
   const sgdsde::OrnsteinUhlenbeck ou(a, Mat<T>(Mat<T>::Identity(2, 2)));
@@ -304,7 +304,7 @@ TEST_CASE_TEMPLATE("unstable OU and unstable Euler–Maruyama steps are reported
   CHECK(stable.euler_maruyama_law(Vec<T>::Ones(3), T(1e5), T(10)).outcome.status == sgdsde::Status::non_finite);
 }
 
-TEST_CASE_TEMPLATE("OU functions reject bad arguments", T, float, double) {
+TEST_CASE_TEMPLATE("OU functions reject bad arguments", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using V = Vec<T>;
   CHECK_THROWS_WITH_AS(sgdsde::OrnsteinUhlenbeck(M(2, 3), M(2, 2)), doctest::Contains("'A'"), sgdsde::invalid_argument);

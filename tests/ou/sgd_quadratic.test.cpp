@@ -87,7 +87,7 @@ Brute brute_shuffled(const Eigen::MatrixXd& h, const Eigen::MatrixXd& c, double 
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("C = σ²H: Σ = ησ²/(2S) I and E[L − L*] = ησ²/(4S) Tr H (Jastrzębski eq. 7)", T, float, double) {
+TEST_CASE_TEMPLATE("C = σ²H: Σ = ησ²/(2S) I and E[L − L*] = ησ²/(4S) Tr H (Jastrzębski eq. 7)", T, SGDSDE_TEST_SCALARS) {
   const Mat<T> h = spd(6, 1).cast<T>();
   const T sigma2 = T(0.3);
   const double eta = 0.05;  // any number converts: Scalar comes from the Quadratic
@@ -102,7 +102,7 @@ TEST_CASE_TEMPLATE("C = σ²H: Σ = ησ²/(2S) I and E[L − L*] = ησ²/(4S) 
   CHECK((st.covariance - iso).norm() <= tol * iso.norm());
 }
 
-TEST_CASE_TEMPLATE("commuting H and C: discrete/continuous ratio is 1/(1 − ηλ/2) per eigendirection", T, float, double) {
+TEST_CASE_TEMPLATE("commuting H and C: discrete/continuous ratio is 1/(1 − ηλ/2) per eigendirection", T, SGDSDE_TEST_SCALARS) {
   const Eigen::Index d = 5;
   const Eigen::MatrixXd v = random_orthogonal(d, 2);
   Eigen::VectorXd lam = Eigen::VectorXd::LinSpaced(d, 0.5, 4.0), c = Eigen::VectorXd::LinSpaced(d, 1.0, 0.2);
@@ -126,7 +126,7 @@ TEST_CASE_TEMPLATE("commuting H and C: discrete/continuous ratio is 1/(1 − η�
   }
 }
 
-TEST_CASE_TEMPLATE("general H, C: agreement with Bartels–Stewart on the Lyapunov and Stein equations", T, float, double) {
+TEST_CASE_TEMPLATE("general H, C: agreement with Bartels–Stewart on the Lyapunov and Stein equations", T, SGDSDE_TEST_SCALARS) {
   const Eigen::Index d = 7;
   const Eigen::MatrixXd hd = spd(d, 3);
   Eigen::MatrixXd g(d, d);
@@ -147,7 +147,7 @@ TEST_CASE_TEMPLATE("general H, C: agreement with Bartels–Stewart on the Lyapun
   CHECK(disc.expected_excess_loss > sde.expected_excess_loss);  // 1/(1 − ηλ/2) > 1
 }
 
-TEST_CASE_TEMPLATE("shuffled epochs: exact law equals the brute-force matrix computation", T, float, double) {
+TEST_CASE_TEMPLATE("shuffled epochs: exact law equals the brute-force matrix computation" * doctest::test_suite("slow"), T, SGDSDE_TEST_SCALARS) {
   const Eigen::Index d = 3;
   const Eigen::MatrixXd h = spd(d, 4, 0.3, 2.5);
   for (long n : {12L, 14L, 50L})      // S | N and S ∤ N (N mod S samples dropped per epoch)
@@ -173,7 +173,7 @@ TEST_CASE_TEMPLATE("shuffled epochs: exact law equals the brute-force matrix com
       }
 }
 
-TEST_CASE_TEMPLATE("shuffled epochs: one batch per epoch is fresh_subset; small-η limit", T, float, double) {
+TEST_CASE_TEMPLATE("shuffled epochs: one batch per epoch is fresh_subset; small-η limit", T, SGDSDE_TEST_SCALARS) {
   const Eigen::Index d = 3;
   const Mat<T> h = spd(d, 5, 0.3, 2.5).cast<T>();
   const auto q = sgdsde::per_sample_quadratic(h, Mat<T>(offsets(d, 10, 5).cast<T>()));
@@ -206,7 +206,7 @@ TEST_CASE_TEMPLATE("shuffled epochs: one batch per epoch is fresh_subset; small-
   CHECK(double(sde5.expected_excess_loss) > 100 * l1);  // the per-step SDE is far off here
 }
 
-TEST_CASE_TEMPLATE("simulated SGD matches discrete_stationary for the three samplers (5 SE)", T, float, double) {
+TEST_CASE_TEMPLATE("simulated SGD matches discrete_stationary for the three samplers (5 SE)" * doctest::test_suite("slow"), T, SGDSDE_TEST_SCALARS) {
   // ηλ ∈ [0.09, 0.75]: loss correlation time ≤ 1/(2·0.09) ≈ 6 steps, while a batch-means block is
   // ≥ 1.5e6/32 ≈ 47000 steps, so the 32 block means are independent and their mean is ≈ normal (CLT);
   // the statistic (sim − exact)/SE is then ≈ Student t with 31 d.o.f., P(|t| > 5) ≈ 2e-5 per check.
@@ -250,7 +250,7 @@ TEST_CASE_TEMPLATE("simulated SGD matches discrete_stationary for the three samp
   }
 }
 
-TEST_CASE_TEMPLATE("unstable step size is a status, not a NaN", T, float, double) {
+TEST_CASE_TEMPLATE("unstable step size is a status, not a NaN", T, SGDSDE_TEST_SCALARS) {
   const sgdsde::Quadratic q(Mat<T>(spd(4, 6).cast<T>()), Mat<T>::Identity(4, 4), 20);  // λ_max = 3
   for (const sgdsde::Sampler& s : {sgdsde::Sampler(with_replacement(1)), sgdsde::Sampler(shuffled_epochs(4))}) {
     CHECK(sgdsde::discrete_stationary(q, 0.66, s).outcome.ok());
@@ -265,7 +265,7 @@ TEST_CASE_TEMPLATE("unstable step size is a status, not a NaN", T, float, double
   CHECK(std::isfinite(r(0)));
 }
 
-TEST_CASE_TEMPLATE("batch sizes: S > N with replacement is allowed everywhere, rejected otherwise", T, float, double) {
+TEST_CASE_TEMPLATE("batch sizes: S > N with replacement is allowed everywhere, rejected otherwise", T, SGDSDE_TEST_SCALARS) {
   const Eigen::Index d = 2;
   const auto q = sgdsde::per_sample_quadratic(Mat<T>(spd(d, 9).cast<T>()), Mat<T>(offsets(d, 5, 9).cast<T>()));
   // With replacement S = 12 > N = 5: κ = 1/12, theory and simulation both accept it.
@@ -280,7 +280,7 @@ TEST_CASE_TEMPLATE("batch sizes: S > N with replacement is allowed everywhere, r
   CHECK(sgdsde::discrete_stationary(q, 0.1, fresh_subset(5)).expected_excess_loss == T(0));  // S = N: full batch
 }
 
-TEST_CASE_TEMPLATE("SGD-on-a-quadratic functions reject bad arguments", T, float, double) {
+TEST_CASE_TEMPLATE("SGD-on-a-quadratic functions reject bad arguments", T, SGDSDE_TEST_SCALARS) {
   const Mat<T> h = spd(3, 7).cast<T>();
   const Mat<T> c = Mat<T>::Identity(3, 3);
   const sgdsde::Quadratic q(h, c);

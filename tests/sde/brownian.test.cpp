@@ -20,7 +20,7 @@ double mean_square(const Eigen::DenseBase<D>& x) {
 }  // namespace
 
 TEST_CASE_TEMPLATE("Brownian path: level-l values do not depend on the depth and increments telescope", T,
-                   float, double) {
+                   SGDSDE_TEST_SCALARS) {
   const sgdsde::RandomStream stream(42, 7);
   const sgdsde::BrownianPath<T> deep(stream, T(1), T(3), 2, 5, 8);
   const sgdsde::BrownianPath<T> shallow(stream, T(1), T(3), 2, 5, 3);
@@ -124,7 +124,7 @@ TEST_CASE("Brownian path: the bridge midpoints have the conditional law of Brown
   }
 }
 
-TEST_CASE_TEMPLATE("Brownian sources reject bad arguments", T, float, double) {
+TEST_CASE_TEMPLATE("Brownian sources reject bad arguments", T, SGDSDE_TEST_SCALARS) {
   const sgdsde::RandomStream s(1);
   CHECK_THROWS_WITH_AS(sgdsde::BrownianPath<T>(s, T(1), T(1), 1, 1, 2), doctest::Contains("'t1'"),
                        sgdsde::invalid_argument);

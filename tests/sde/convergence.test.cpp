@@ -115,24 +115,24 @@ TEST_CASE("strong_error and weak_error are path means with standard errors") {
   CHECK_THROWS_AS(sgdsde::strong_error(a.leftCols(1), b.leftCols(1)), sgdsde::invalid_argument);
 }
 
-TEST_CASE("strong order of Euler–Maruyama on GBM is 1/2") {
+TEST_CASE("strong order of Euler–Maruyama on GBM is 1/2" * doctest::test_suite("slow")) {
   static_assert(sgdsde::EulerMaruyama::strong_order(sgdsde::NoiseKind::diagonal) == 0.5);
   check_strong_order(run_study<sgdsde::EulerMaruyama>(gbm_problem(), ito_exact, 11), 0.5);
 }
 
-TEST_CASE("strong order of Milstein on GBM is 1, with the analytic and the derivative-free correction") {
+TEST_CASE("strong order of Milstein on GBM is 1, with the analytic and the derivative-free correction" * doctest::test_suite("slow")) {
   static_assert(sgdsde::Milstein::strong_order(sgdsde::NoiseKind::diagonal) == 1.0);
   check_strong_order(run_study<sgdsde::Milstein>(gbm_problem(), ito_exact, 12), 1.0);
   check_strong_order(run_study<sgdsde::Milstein>(gbm_problem_without_derivative(), ito_exact, 13), 1.0);
 }
 
-TEST_CASE("strong order of stochastic Heun on Stratonovich GBM is 1") {
+TEST_CASE("strong order of stochastic Heun on Stratonovich GBM is 1" * doctest::test_suite("slow")) {
   static_assert(sgdsde::StochasticHeun::strong_order(sgdsde::NoiseKind::diagonal) == 1.0);
   static_assert(sgdsde::StochasticHeun::calculus == sgdsde::Calculus::stratonovich);
   check_strong_order(run_study<sgdsde::StochasticHeun>(gbm_problem(), stratonovich_exact, 14), 1.0);
 }
 
-TEST_CASE("Heun against the Itô solution does not converge: the calculus is Stratonovich") {
+TEST_CASE("Heun against the Itô solution does not converge: the calculus is Stratonovich" * doctest::test_suite("slow")) {
   // The Itô and Stratonovich solutions differ by the factor e^{σ²T/2} ≈ 1.08, so the strong error
   // of Heun measured against the Itô solution stalls near E|X_T|·0.08 instead of shrinking.
   const auto s = run_study<sgdsde::StochasticHeun>(gbm_problem(), ito_exact, 15);
@@ -170,7 +170,7 @@ void check_weak_errors(const sgdsde::ConvergenceStudy& s, F closed_form) {
   CHECK(std::abs(f.order - 1.0) < 1.0 / 16);
 }
 
-TEST_CASE("weak order of Euler–Maruyama, Milstein and Heun on GBM matches the exact discrete means") {
+TEST_CASE("weak order of Euler–Maruyama, Milstein and Heun on GBM matches the exact discrete means" * doctest::test_suite("slow")) {
   static_assert(sgdsde::EulerMaruyama::weak_order(sgdsde::NoiseKind::diagonal) == 1.0);
   check_weak_errors(run_study<sgdsde::EulerMaruyama>(gbm_problem(), ito_exact, 21), em_weak_error);
   check_weak_errors(run_study<sgdsde::Milstein>(gbm_problem(), ito_exact, 22), em_weak_error);

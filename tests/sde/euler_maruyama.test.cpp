@@ -15,7 +15,7 @@ template <class Scalar>
 using Mat = sgdsde::MatrixX<Scalar>;
 }
 
-TEST_CASE_TEMPLATE("Euler–Maruyama step is X + f dt + G ΔW", T, float, double) {
+TEST_CASE_TEMPLATE("Euler–Maruyama step is X + f dt + G ΔW", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
@@ -48,7 +48,7 @@ TEST_CASE_TEMPLATE("Euler–Maruyama step is X + f dt + G ΔW", T, float, double
   CHECK((x - expected).cwiseAbs().maxCoeff() <= T(20) * std::numeric_limits<T>::epsilon());
 }
 
-TEST_CASE_TEMPLATE("Euler–Maruyama on scalar OU: mean and variance at two times match the closed form", T, float,
+TEST_CASE_TEMPLATE("Euler–Maruyama on scalar OU: mean and variance at two times match the closed form" * doctest::test_suite("slow"), T, float,
                    double) {
   // dX = −a X dt + b dW, X_0 = x0: E X_t = x0 e^{−at}, Var X_t = b²(1 − e^{−2at})/(2a).
   using M = Mat<T>;

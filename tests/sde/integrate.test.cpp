@@ -29,7 +29,7 @@ auto logistic_problem() {
 }
 }  // namespace
 
-TEST_CASE_TEMPLATE("TimeGrid counts steps and shortens only a last partial step", T, float, double) {
+TEST_CASE_TEMPLATE("TimeGrid counts steps and shortens only a last partial step", T, SGDSDE_TEST_SCALARS) {
   CHECK(sgdsde::TimeGrid<T>(T(0), T(1), T(0.1)).steps() == 10);
   static_assert(std::is_same_v<decltype(sgdsde::TimeGrid(0.0, 5.0, 0.02)), sgdsde::TimeGrid<double>>);
   static_assert(std::is_same_v<decltype(sgdsde::TimeGrid(0, 5, 0.5f)), sgdsde::TimeGrid<float>>);
@@ -57,7 +57,7 @@ TEST_CASE_TEMPLATE("TimeGrid counts steps and shortens only a last partial step"
   CHECK(sgdsde::TimeGrid<double>(0.0, 4e18, 1.0).steps() == 4000000000000000000L);
 }
 
-TEST_CASE_TEMPLATE("integrate: saved states equal separate integrations to the save times", T, float, double) {
+TEST_CASE_TEMPLATE("integrate: saved states equal separate integrations to the save times", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   const auto p = logistic_problem<T>();
   const sgdsde::BrownianIncrements noise(sgdsde::RandomStream(3), 2, 6);
@@ -85,7 +85,7 @@ TEST_CASE_TEMPLATE("integrate: saved states equal separate integrations to the s
                        doctest::Contains("'t'"), sgdsde::invalid_argument);
 }
 
-TEST_CASE_TEMPLATE("integrate: results do not depend on how the paths are split", T, float, double) {
+TEST_CASE_TEMPLATE("integrate: results do not depend on how the paths are split", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   const auto p = logistic_problem<T>();
   const sgdsde::RandomStream stream(8, 2);
@@ -105,7 +105,7 @@ TEST_CASE_TEMPLATE("integrate: results do not depend on how the paths are split"
   CHECK(bhi.final_state == ball.final_state.rightCols(6));
 }
 
-TEST_CASE_TEMPLATE("integrate: a non-finite state stops with an outcome naming the step", T, float, double) {
+TEST_CASE_TEMPLATE("integrate: a non-finite state stops with an outcome naming the step", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
@@ -134,7 +134,7 @@ TEST_CASE_TEMPLATE("integrate: a non-finite state stops with an outcome naming t
   CHECK_FALSE(std::isfinite(sol.final_state(0, 0)));
 }
 
-TEST_CASE_TEMPLATE("integrate: bad arguments throw naming the argument", T, float, double) {
+TEST_CASE_TEMPLATE("integrate: bad arguments throw naming the argument", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   const auto p = logistic_problem<T>();
   const sgdsde::EulerMaruyama em;
@@ -197,7 +197,7 @@ TEST_CASE_TEMPLATE("integrate: observers see every step or the observe_at times,
 }
 
 TEST_CASE_TEMPLATE("integrate: the ensemble form is the matrix form with x0 replicated and BrownianIncrements", T,
-                   float, double) {
+                   SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   const auto p = logistic_problem<T>();
   const sgdsde::VectorX<T> x0 = sgdsde::VectorX<T>::Constant(2, T(0.3));

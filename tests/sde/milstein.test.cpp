@@ -12,7 +12,7 @@ template <class Scalar>
 using Mat = sgdsde::MatrixX<Scalar>;
 }
 
-TEST_CASE_TEMPLATE("Milstein step matches the formula for diagonal noise", T, float, double) {
+TEST_CASE_TEMPLATE("Milstein step matches the formula for diagonal noise", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
@@ -46,7 +46,7 @@ TEST_CASE_TEMPLATE("Milstein step matches the formula for diagonal noise", T, fl
   CHECK((z - y).cwiseAbs().maxCoeff() <= T(4) * std::pow(dt, T(1.5)));
 }
 
-TEST_CASE_TEMPLATE("Milstein with additive noise is Euler–Maruyama", T, float, double) {
+TEST_CASE_TEMPLATE("Milstein with additive noise is Euler–Maruyama", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   M a(2, 2), b(2, 2);
   a << 1, 0.2, 0.1, 2;

@@ -137,7 +137,7 @@ TEST_CASE_TEMPLATE("integrate picks the fused kernel for OU + Euler–Maruyama; 
   }
 }
 
-TEST_CASE_TEMPLATE("fused OU Euler–Maruyama reports divergence and rejects bad arguments", T, float, double) {
+TEST_CASE_TEMPLATE("fused OU Euler–Maruyama reports divergence and rejects bad arguments", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   // A = −1000: x ← 1001 x per step without noise overflows at a step computed here by the scalar loop.
   const sgdsde::OrnsteinUhlenbeck ou(M::Constant(1, 1, T(-1000)), M::Zero(1, 1));
@@ -161,7 +161,7 @@ TEST_CASE_TEMPLATE("fused OU Euler–Maruyama reports divergence and rejects bad
                        doctest::Contains("'noise'"), sgdsde::invalid_argument);
 }
 
-TEST_CASE_TEMPLATE("2-d OU ensemble: mean and covariance at two times match the closed form", T, float, double) {
+TEST_CASE_TEMPLATE("2-d OU ensemble: mean and covariance at two times match the closed form" * doctest::test_suite("slow"), T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   Eigen::MatrixXd a(2, 2), b(2, 2);
   a << 1.0, 0.5, -0.3, 2.0;  // not symmetric; eigenvalues (3 ± √0.4)/2 > 0

@@ -13,7 +13,7 @@ template <class Scalar>
 using Mat = sgdsde::MatrixX<Scalar>;
 }
 
-TEST_CASE_TEMPLATE("add_noise applies G dW path by path for every noise kind", T, float, double) {
+TEST_CASE_TEMPLATE("add_noise applies G dW path by path for every noise kind", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
@@ -104,7 +104,7 @@ TEST_CASE_TEMPLATE("OrnsteinUhlenbeck is an additive-noise problem with the line
   CHECK((f1.array() - (-T(2) * (x.row(0).array() - T(0.25)))).abs().maxCoeff() <= tol);
 }
 
-TEST_CASE_TEMPLATE("problems reject mismatched dimensions and name the argument", T, float, double) {
+TEST_CASE_TEMPLATE("problems reject mismatched dimensions and name the argument", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;

@@ -13,7 +13,7 @@ template <class Scalar>
 using Mat = sgdsde::MatrixX<Scalar>;
 }
 
-TEST_CASE_TEMPLATE("stochastic Heun step matches the predictor–corrector formula", T, float, double) {
+TEST_CASE_TEMPLATE("stochastic Heun step matches the predictor–corrector formula", T, SGDSDE_TEST_SCALARS) {
   using M = Mat<T>;
   using Ref = Eigen::Ref<M>;
   using CRef = const Eigen::Ref<const M>&;
@@ -50,7 +50,7 @@ constexpr double mu = 0.3, s1 = 0.3, s2 = 0.2;
 constexpr double m1 = 0.2, m2 = -0.4, sg = 0.35;
 }  // namespace
 
-TEST_CASE("stochastic Heun with general commutative noise converges with strong order 1") {
+TEST_CASE("stochastic Heun with general commutative noise converges with strong order 1" * doctest::test_suite("slow")) {
   // dX = μX dt + X (s1 ∘ dW1 + s2 ∘ dW2): the noise fields X·s1, X·s2 commute, and the
   // Stratonovich solution is X_T = X_0 exp(μT + s1 W1_T + s2 W2_T).
   const auto p = sgdsde::general_noise_sde(
@@ -73,7 +73,7 @@ TEST_CASE("stochastic Heun with general commutative noise converges with strong 
   CHECK(std::abs(s.strong_fit.order - 1.0) <= 5 * s.strong_order_batch_standard_error + 0.04);
 }
 
-TEST_CASE("stochastic Heun with scalar noise on a 2-d linear system converges with strong order 1") {
+TEST_CASE("stochastic Heun with scalar noise on a 2-d linear system converges with strong order 1" * doctest::test_suite("slow")) {
   // dX = diag(μ1, μ2) X dt + σ X ∘ dW (one Brownian motion): X_i,T = X_i,0 exp(μ_i T + σ W_T).
   const auto p = sgdsde::scalar_noise_sde(
       2,

@@ -18,8 +18,9 @@ inline void require_symmetric(const char* function, const char* argument, const 
   using Scalar = typename Derived::Scalar;
   require_square(function, argument, a);
   // Measured on a / max|a_ij| so that neither a − aᵀ nor the norms overflow (a = ±1e308 entries).
+  if (a.size() == 0) return;
   const Scalar m = a.cwiseAbs().maxCoeff();
-  if (a.size() == 0 || m == Scalar(0)) return;
+  if (m == Scalar(0)) return;
   const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> b = a / m;
   const Scalar asym = (b - b.transpose()).norm();
   const Scalar scale = b.norm();

@@ -164,15 +164,18 @@ inline Labels labels_from_idx(const IdxArray& a, const std::string& path, int nu
 
 /// Images of an IDX3 file (N × rows × cols) as a (rows·cols) × n matrix, one column per sample,
 /// pixel p of image i at (p, i) with p = row·cols + col, scaled to [0, 1] by x/255.
-/// `max_samples` < 0 reads all N; otherwise the first min(N, max_samples). The whole file is checked.
+/// `max_samples` < 0 reads all N; otherwise the first min(N, max_samples) (0 is rejected: a data set
+/// has N >= 1). The whole file is checked.
 template <class Scalar = float>
 MatrixX<Scalar> read_idx_images(const std::string& path, Index max_samples = -1) {
+  require(max_samples != 0, "read_idx_images", "max_samples", max_samples, "-1 (all) or a count >= 1");
   return detail::images_from_idx<Scalar>(read_idx(path, 3), path, max_samples);
 }
 
 /// Labels of an IDX1 file; throws if any label is ≥ num_classes (names the file, index and value).
 inline Labels read_idx_labels(const std::string& path, int num_classes, Index max_samples = -1) {
   require(num_classes >= 1 && num_classes <= 256, "read_idx_labels", "num_classes", num_classes, "1..256");
+  require(max_samples != 0, "read_idx_labels", "max_samples", max_samples, "-1 (all) or a count >= 1");
   return detail::labels_from_idx(read_idx(path, 1), path, num_classes, max_samples);
 }
 
@@ -182,6 +185,7 @@ template <class Scalar = float>
 Dataset<Scalar> read_idx_labelled(const std::string& image_path, const std::string& label_path, int num_classes,
                                   Index max_samples = -1) {
   require(num_classes >= 1 && num_classes <= 256, "read_idx_labelled", "num_classes", num_classes, "1..256");
+  require(max_samples != 0, "read_idx_labelled", "max_samples", max_samples, "-1 (all) or a count >= 1");
   const IdxArray labels_raw = read_idx(label_path, 1);
   const IdxArray images_raw = read_idx(image_path, 3);
   if (labels_raw.dims[0] != images_raw.dims[0])

@@ -32,7 +32,17 @@ inline void check_sine_options(const char* fn, const SineWindowOptions& options)
   require(options.length > options.window, fn, "options.length", options.length, "> options.window");
   require(std::isfinite(options.noise) && options.noise >= 0, fn, "options.noise", options.noise,
           "a finite value >= 0");
-  require(std::isfinite(options.frequency), fn, "options.frequency", options.frequency, "a finite value");
+  require(std::isfinite(options.frequency) && std::isfinite(options.frequency * double(options.length)), fn,
+          "options.frequency", options.frequency, "a finite value with frequency * length finite");
+}
+
+/// Throws (naming `argument`) unless the generated targets are finite: finite but huge parameters
+/// can overflow them, and a Dataset promises finite entries.
+template <class Derived>
+void require_finite_output(const char* fn, const char* argument, const Eigen::MatrixBase<Derived>& m) {
+  if (!sgdsde::all_finite(m))
+    sgdsde::detail::throw_invalid_argument(fn, argument, "so large that the generated targets overflow",
+                                           "a value whose targets are finite in this Scalar");
 }
 }  // namespace detail
 
@@ -46,6 +56,7 @@ Dataset<Scalar> noisy_sine_windows(const SineWindowOptions& options, RandomStrea
   stream.normal_at(0, y);
   for (long i = 0; i < options.length; ++i)
     y[i] = Scalar(std::sin(options.frequency * double(i))) + Scalar(options.noise) * y[i];
+  detail::require_finite_output("noisy_sine_windows", "options.noise", y);
   const Index n = options.length - options.window, w = options.window;
   Dataset<Scalar> out;
   out.inputs.resize(w, n);
@@ -92,7 +103,10 @@ Dataset<typename Derived::Scalar> noisy_linear_regression(const Eigen::MatrixBas
   stream.fill_normal(out.inputs);
   out.targets.resize(1, num_samples);
   stream.fill_normal(out.targets);
-  out.targets = theta_star.transpose() * out.inputs + noise_sd * out.targets;
+  const MatrixX<Scalar> clean = theta_star.transpose() * out.inputs;
+  detail::require_finite_output(fn, "theta_star", clean);
+  out.targets = clean + noise_sd * out.targets;
+  detail::require_finite_output(fn, "noise_sd", out.targets);
   return out;
 }
 
@@ -147,7 +161,10 @@ Dataset<Scalar> teacher_student(const RandomFeaturesTeacher<Scalar>& teacher,
   stream.fill_normal(out.inputs);
   MatrixX<Scalar> eps(teacher.A.rows(), num_samples);
   stream.fill_normal(eps);
-  out.targets = teacher(out.inputs) + noise_sd * eps;
+  const MatrixX<Scalar> clean = teacher(out.inputs);
+  detail::require_finite_output(fn, "teacher", clean);
+  out.targets = clean + noise_sd * eps;
+  detail::require_finite_output(fn, "noise_sd", out.targets);
   return out;
 }
 

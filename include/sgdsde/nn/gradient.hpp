@@ -145,6 +145,25 @@ Scalar loss_input_gradient(const Mlp<Scalar>& net, const LossFn& loss_fn,
   return detail::mean_loss_backward(fn, net, loss_fn, inputs, ws, mode, true,
                                     detail::GradientSink<Scalar>{net, ws, mode, nullptr, &input_gradient});
 }
+/// Result of a returning loss_input_gradient; outcome is non_finite if the loss or dL/dX is not finite.
+template <class Scalar>
+struct LossAndInputGradient {
+  Scalar loss{};
+  MatrixX<Scalar> input_gradient;  ///< d_in × S
+  Outcome outcome;
+};
+/// Returning form: {loss, input_gradient, outcome}.
+template <class Scalar, class LossFn>
+LossAndInputGradient<Scalar> loss_input_gradient(const Mlp<Scalar>& net, const LossFn& loss_fn,
+                                                 const typename Mlp<Scalar>::ConstMatrixRef& inputs,
+                                                 Mode mode = Mode::train) {
+  MlpWorkspace<Scalar> ws(net, std::max<Index>(inputs.cols(), 1));
+  LossAndInputGradient<Scalar> r;
+  r.input_gradient.resize(net.input_dim(), inputs.cols());
+  r.loss = loss_input_gradient(net, loss_fn, inputs, r.input_gradient, ws, mode);
+  r.outcome = gradient_outcome(r.loss, r.input_gradient);
+  return r;
+}
 
 /// Vector–Jacobian product of the outputs: with F = f(X) (d_out × S) and a cotangent U of the same
 /// shape, parameter_vjp = Σ_{k,s} U_ks ∂F_ks/∂θ (num_parameters) and input_vjp = ∂⟨U, F⟩/∂X
@@ -166,12 +185,40 @@ void output_vjp(const Mlp<Scalar>& net, const typename Mlp<Scalar>::ConstMatrixR
                                     want_x ? &input_vjp : nullptr};
   detail::reverse_pass(net, inputs, ws, sink);
 }
+/// Result of a returning output_vjp; outcome is non_finite (message naming the first bad entry) if
+/// either product has a non-finite entry.
+template <class Scalar>
+struct OutputVjp {
+  VectorX<Scalar> parameter_vjp;  ///< Σ_{k,s} U_ks ∂F_ks/∂θ, num_parameters
+  MatrixX<Scalar> input_vjp;      ///< ∂⟨U, F⟩/∂X, d_in × S
+  Outcome outcome;
+};
+/// Returning form: both products.
+template <class Scalar>
+OutputVjp<Scalar> output_vjp(const Mlp<Scalar>& net, const typename Mlp<Scalar>::ConstMatrixRef& inputs,
+                             const typename Mlp<Scalar>::ConstMatrixRef& cotangent, Mode mode = Mode::eval) {
+  MlpWorkspace<Scalar> ws(net, std::max<Index>(inputs.cols(), 1));
+  OutputVjp<Scalar> r;
+  r.parameter_vjp.resize(net.num_parameters());
+  r.input_vjp.resize(net.input_dim(), inputs.cols());
+  output_vjp(net, inputs, cotangent, r.parameter_vjp, r.input_vjp, ws, mode);
+  if (!all_finite(r.parameter_vjp))
+    r.outcome = Outcome::failure(Status::non_finite, -1, 0.0, "parameter_vjp is not finite");
+  else if (!all_finite(r.input_vjp))
+    r.outcome = Outcome::failure(Status::non_finite, -1, 0.0, "input_vjp is not finite");
+  return r;
+}
 
 /// Fraction of the columns of `inputs` whose largest output is the label (eval mode), in [0, 1].
 template <class Scalar>
 double accuracy(const Mlp<Scalar>& net, const typename Mlp<Scalar>::ConstMatrixRef& inputs,
                 const Eigen::Ref<const Labels>& labels) {
-  require(labels.size() == inputs.cols(), "accuracy", "labels.size()", labels.size(), "one label per input column");
+  const char* fn = "accuracy";
+  require_shape(fn, "inputs", inputs, net.input_dim(), -1);
+  require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), "a batch of at least 1 sample");
+  if (!inputs.allFinite()) require_finite(fn, "inputs", inputs);
+  require(labels.size() == inputs.cols(), fn, "labels.size()", labels.size(), "one label per input column");
+  require_labels(fn, labels, net.output_dim());
   const MatrixX<Scalar> f = forward(net, inputs);
   Index correct = 0;
   for (Index s = 0; s < f.cols(); ++s) {

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <cstddef>
+#include <limits>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "sgdsde/core/error.hpp"
 #include "sgdsde/core/random.hpp"
 #include "sgdsde/core/types.hpp"
 #include "sgdsde/nn/spec.hpp"
@@ -18,7 +21,8 @@ namespace sgdsde::nn {
 /// An MLP with all parameters in ONE flat vector. Per layer l (0-based, l < L) the vector holds, in
 /// order: W_l (n_{l+1} × n_l, column-major), b_l (n_{l+1}), then for hidden layers with batch norm
 /// γ_l and β_l (n_{l+1} each). The views weights(l), bias(l), ... are Eigen::Maps into that vector,
-/// so they stay valid as long as the vector is not resized (copying an Mlp is safe).
+/// so they stay valid as long as the vector is not resized or swapped (copying an Mlp is safe;
+/// optim::train leaves the trained parameters in the vector's original buffer).
 /// Scalar: float, double, or Dual<float/double> (forward-mode derivatives; no initialize()).
 template <class Scalar>
 class Mlp {
@@ -145,20 +149,30 @@ class Mlp {
     const Index L = num_layers();
     layers_.resize(std::size_t(L));
     Index offset = 0;
+    // P must fit in an Index and its bytes in a size_t: huge widths are rejected, not wrapped around.
+    const Index max_count = Index((std::numeric_limits<std::size_t>::max)() / sizeof(Scalar) / 2);
+    auto add = [&](Index n) {
+      require(n <= max_count - offset, "Mlp", "spec.widths", "a parameter count beyond the addressable range",
+              "widths whose parameter count fits in memory (n_l·n_{l+1} summed over layers)");
+      offset += n;
+    };
     for (Index l = 0; l < L; ++l) {
       LayerInfo& li = layers_[std::size_t(l)];
       li.n_in = spec_.widths[std::size_t(l)];
       li.n_out = spec_.widths[std::size_t(l) + 1];
       li.weights = offset;
-      offset += li.n_in * li.n_out;
+      require(li.n_in <= max_count / li.n_out, "Mlp", "spec.widths",
+              "a layer of " + std::to_string(li.n_out) + " x " + std::to_string(li.n_in) + " weights",
+              "widths whose parameter count fits in memory (n_l·n_{l+1} summed over layers)");
+      add(li.n_in * li.n_out);
       li.bias = offset;
-      offset += li.n_out;
+      add(li.n_out);
       li.batch_norm = spec_.batch_norm && l + 1 < L;
       if (li.batch_norm) {
         li.bn_scale = offset;
-        offset += li.n_out;
+        add(li.n_out);
         li.bn_shift = offset;
-        offset += li.n_out;
+        add(li.n_out);
       }
       if (spec_.parameterization == Parameterization::ntk) {
         li.weight_multiplier = spec_.sigma_w / std::sqrt(double(li.n_in));

@@ -72,12 +72,20 @@ void seed_parameters(const Mlp<Scalar>& model, const Eigen::Ref<const VectorX<Sc
     }
 }
 
-/// Throws unless `tw` was made for this network and serves `batch` samples.
+/// Throws unless `tw` was made for this network and serves `batch` samples. The dual copy inside `tw`
+/// runs the forward pass of jvp with ITS spec, so every field of the spec must match, not just widths.
 template <class Scalar>
 void check_tangent_workspace(const char* fn, const Mlp<Scalar>& model, const TangentWorkspace<Scalar>& tw,
                              Index batch) {
   check_workspace(fn, "workspace", model, tw.values, batch);
   check_workspace(fn, "workspace", model, tw.ws, batch);
+  const MlpSpec &a = model.spec(), &b = tw.dual_model.spec();
+  const bool same = a.hidden_activation == b.hidden_activation && a.output_activation == b.output_activation &&
+                    a.parameterization == b.parameterization && a.sigma_w == b.sigma_w && a.sigma_b == b.sigma_b &&
+                    a.standard_init == b.standard_init && a.leaky_relu_slope == b.leaky_relu_slope &&
+                    a.batch_norm_epsilon == b.batch_norm_epsilon;
+  require(same, fn, "workspace", "a TangentWorkspace built for another architecture (activation, parameterisation, "
+          "sigma or batch-norm epsilon differ)", "a workspace made for this network");
 }
 
 /// Tangent of batch norm, layer l. On entry tw.tangents.bn_hat holds ȧ (pre-normalisation); on exit it holds
@@ -255,8 +263,8 @@ Scalar hvp_impl(const char* fn, const Mlp<Scalar>& model, const LossFn& loss_fn,
   require_shape(fn, "inputs", inputs, model.input_dim(), -1);
   require(S >= 1, fn, "inputs.cols()", S, "a batch of at least 1 sample");
   check_tangent_workspace(fn, model, tw, S);
-  require_shape(fn, "direction", direction, model.num_parameters(), 1);
-  if (!direction.allFinite()) require_finite(fn, "direction", direction);
+  require_shape(fn, "v", direction, model.num_parameters(), 1);
+  if (!direction.allFinite()) require_finite(fn, "v", direction);
   require_shape(fn, "hv", hv, model.num_parameters(), 1);
   if (!inputs.allFinite()) require_finite(fn, "inputs", inputs);
   loss_fn.check(fn, model.output_dim(), S);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -25,6 +26,10 @@ struct MlpWorkspace {
   MlpWorkspace(const Mlp<Scalar>& model, Index max_batch_size)
       : max_batch(max_batch_size), widths(model.spec().widths), batch_norm(model.spec().batch_norm) {
     require(max_batch_size > 0, "MlpWorkspace", "max_batch", max_batch_size, "> 0");
+    const Index max_count = Index((std::numeric_limits<std::size_t>::max)() / sizeof(Scalar) / 2);
+    for (std::size_t k = 1; k < widths.size(); ++k)
+      require(max_batch_size <= max_count / widths[k], "MlpWorkspace", "max_batch", max_batch_size,
+              "a batch size whose buffers (width x max_batch) fit in memory");
     const std::size_t L = std::size_t(model.num_layers());
     pre.resize(L);
     post.resize(L);

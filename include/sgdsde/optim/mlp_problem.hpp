@@ -83,6 +83,8 @@ class MlpProblem {
   Scalar loss_and_gradient(const Eigen::Ref<const Vector>& theta, const Batch& batch, Eigen::Ref<Vector> gradient) {
     const char* fn = "MlpProblem::loss_and_gradient";
     require(theta.size() == num_parameters(), fn, "theta.size()", theta.size(), "num_parameters()");
+    require(gradient.size() == num_parameters(), fn, "gradient.size()", gradient.size(), "num_parameters()");
+    if (!all_finite(theta)) require_finite(fn, "theta", theta);
     const Index s = Index(batch.size());
     require(s >= 1 && s <= max_batch(), fn, "batch.size()", s, "1..max_batch");
     if (theta.data() != net_.parameters().data()) net_.parameters() = theta;
@@ -121,11 +123,19 @@ MlpProblem(nn::Mlp<Scalar>&, const LossFn&, const Eigen::MatrixBase<Derived>&, I
 /// size up to the sampler's largest S). Everything else is train(problem, θ₀, options, observer): same
 /// options, observer, outcomes and exceptions. The trained parameters are in `net` (the last finite
 /// iterate if training stopped early), so the result is the TrainSummary alone; observers see
-/// net.parameters() as Progress::parameters and may evaluate `net` itself.
+/// net.parameters() as Progress::parameters and may evaluate `net` itself. During training that vector's
+/// buffer alternates with a second one; on return (or exception) the parameters are back in the
+/// original buffer, so weights(l)/bias(l) maps and pointers taken before train() remain valid.
 template <class Scalar, class LossFn, class Derived, class Observer = NoObserver>
 TrainSummary train(nn::Mlp<Scalar>& net, const LossFn& loss, const Eigen::MatrixBase<Derived>& inputs,
                    const TrainOptions& options, Observer&& observer = {}) {
   const char* fn = "train";
+  nn::detail::static_check_loss<LossFn, Scalar>();
+  // The checks MlpProblem would make, here so that messages name train() and its arguments.
+  require_shape(fn, "inputs", inputs, net.input_dim(), -1);
+  require(inputs.cols() >= 1, fn, "inputs.cols()", inputs.cols(), ">= 1 sample (non-empty data)");
+  if (!all_finite(inputs)) require_finite(fn, "inputs", inputs);
+  loss.check(fn, net.output_dim(), inputs.cols());
   detail::check_options(fn, options, inputs.cols());
   require_finite(fn, "net.parameters()", net.parameters());
   MlpProblem<Scalar, LossFn> problem(net, loss, inputs, batch_size_of(options.sampler).max());

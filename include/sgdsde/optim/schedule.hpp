@@ -4,7 +4,10 @@
 // sampler's BatchSizeSchedule (core/minibatch.hpp).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
 #include <variant>
 
 #include "sgdsde/core/error.hpp"
@@ -29,7 +32,13 @@ struct StepDecaySchedule {
     require_positive("StepDecaySchedule", "decay_factor", decay_factor);
     require(every_steps >= 1, "StepDecaySchedule", "every_steps", every_steps, "an integer >= 1");
   }
-  double operator()(long k) const { return initial * std::pow(factor, double(k / every)); }
+  /// factor^n is formed in the log domain when it alone would overflow or underflow, so η_k is the
+  /// correctly scaled value whenever η_k itself is in range (e.g. 1e300·(1e-10)^40 = 1e-100, not 0).
+  double operator()(long k) const {
+    const double n = double(k / every), r = std::pow(factor, n);
+    if (r >= std::numeric_limits<double>::min() && r <= (std::numeric_limits<double>::max)()) return initial * r;
+    return std::exp(std::log(initial) + n * std::log(factor));
+  }
 };
 
 /// Cyclic triangular learning rate: η_k = low + (high − low)·tri(k), tri rising linearly from 0 at
@@ -63,6 +72,21 @@ class LearningRateSchedule {
     return std::visit([k](const auto& s) { return s(k); }, schedule_);
   }
   const std::variant<ConstantSchedule, StepDecaySchedule, CyclicSchedule>& alternatives() const { return schedule_; }
+
+  /// The smallest and largest η_k over the steps k = 0 … steps − 1 (steps ≥ 1). train() checks them
+  /// before the first update: a step decay that leaves the range of the model's Scalar is rejected
+  /// up front (argument 'options.learning_rate', naming the first step out of range), not mid-run.
+  std::pair<double, double> range(long steps) const {
+    require(steps >= 1, "LearningRateSchedule::range", "steps", steps, "an integer >= 1");
+    if (const auto* d = std::get_if<StepDecaySchedule>(&schedule_)) {
+      const double first = (*d)(0), last = (*d)(steps - 1);
+      return {std::min(first, last), std::max(first, last)};
+    }
+    if (const auto* c = std::get_if<CyclicSchedule>(&schedule_))
+      return {c->low, steps > c->half_period ? c->high : (*c)(steps - 1)};
+    const double v = std::get<ConstantSchedule>(schedule_).value;
+    return {v, v};
+  }
 
  private:
   std::variant<ConstantSchedule, StepDecaySchedule, CyclicSchedule> schedule_;

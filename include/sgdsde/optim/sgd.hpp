@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <string>
 
 #include <Eigen/Core>
 
@@ -55,7 +58,9 @@ class Sgd {
   /// With injected noise drawn from `noise_stream` (ignored when options.noise_sigma = 0).
   Sgd(Index num_parameters, const SgdOptions& options, RandomStream noise_stream)
       : options_(options), noise_stream_(noise_stream) {
-    require(num_parameters >= 1, "Sgd", "num_parameters", num_parameters, "an integer >= 1");
+    require(num_parameters >= 1 &&
+                num_parameters <= Index((std::numeric_limits<std::size_t>::max)() / sizeof(Scalar) / 4),
+            "Sgd", "num_parameters", num_parameters, "an integer >= 1 whose vectors fit in memory");
     options.validate("Sgd");
     mu_ = Scalar(options.momentum);
     lambda_ = Scalar(options.weight_decay);
@@ -69,22 +74,29 @@ class Sgd {
   const Vector& velocity() const { return velocity_; }
   void reset() { velocity_.setZero(); }
 
-  /// Applies step k in place to θ. Preconditions (checked): sizes match, η > 0 finite.
+  /// Applies step k in place to θ. Preconditions (checked, invalid_argument): k ≥ 0, sizes match,
+  /// η > 0 finite, θ and g finite. Returns success, or non_finite (step k, message naming the first
+  /// bad entry) when θ_{k+1} overflowed (e.g. η·g beyond the range); θ then holds that non-finite value.
   template <class DerivedG>
-  void step(long k, detail::non_deduced_t<Scalar> eta, Eigen::Ref<Vector> theta,
-            const Eigen::MatrixBase<DerivedG>& grad) {
-    step(k, eta, theta, grad, theta);
+  Outcome step(long k, detail::non_deduced_t<Scalar> eta, Eigen::Ref<Vector> theta,
+               const Eigen::MatrixBase<DerivedG>& grad) {
+    return step(k, eta, theta, grad, theta);
   }
 
   /// Step k from θ_k = `theta` into θ_{k+1} = `next` (which may be `theta` itself). The velocity is
-  /// updated in place either way.
+  /// updated in place either way. Checks and outcome as above; on non_finite `theta` is unchanged
+  /// unless it aliases `next`.
   template <class DerivedG>
-  void step(long k, detail::non_deduced_t<Scalar> eta, const Eigen::Ref<const Vector>& theta,
-            const Eigen::MatrixBase<DerivedG>& grad, Eigen::Ref<Vector> next) {
-    require_positive("Sgd::step", "eta", eta);
-    require(theta.size() == velocity_.size(), "Sgd::step", "theta.size()", theta.size(), "num_parameters");
-    require(grad.size() == velocity_.size(), "Sgd::step", "grad.size()", grad.size(), "num_parameters");
-    require(next.size() == velocity_.size(), "Sgd::step", "next.size()", next.size(), "num_parameters");
+  Outcome step(long k, detail::non_deduced_t<Scalar> eta, const Eigen::Ref<const Vector>& theta,
+               const Eigen::MatrixBase<DerivedG>& grad, Eigen::Ref<Vector> next) {
+    const char* fn = "Sgd::step";
+    require(k >= 0, fn, "k", k, "a step index >= 0");
+    require_positive(fn, "eta", eta);
+    require(theta.size() == velocity_.size(), fn, "theta.size()", theta.size(), "num_parameters");
+    require(grad.size() == velocity_.size(), fn, "grad.size()", grad.size(), "num_parameters");
+    require(next.size() == velocity_.size(), fn, "next.size()", next.size(), "num_parameters");
+    if (!all_finite(theta)) require_finite(fn, "theta", theta);
+    if (!all_finite(grad)) require_finite(fn, "grad", grad);
     const Scalar mu = mu_, lambda = lambda_;
     // Every expression below is coefficient-wise, so `next` may alias `theta`.
     if (mu == Scalar(0)) {
@@ -100,6 +112,11 @@ class Sgd {
       noise_stream_.normal_at(std::uint64_t(k) * std::uint64_t(noise_.size()), noise_);
       next += (sigma_ * eta / sqrt(noise_batch_)) * noise_;
     }
+    if (all_finite(next)) return Outcome{};
+    Index bad = 0;
+    while (bad < next.size() && std::isfinite(double(next[bad]))) ++bad;
+    return Outcome::failure(Status::non_finite, k, double(next[bad]),
+                            "parameter " + std::to_string(bad) + " is not finite after step " + std::to_string(k));
   }
 
  private:

@@ -13,7 +13,9 @@
 // Optionally it may also have
 //   VectorX<Scalar>& parameter_storage();
 // its own parameter vector (e.g. a network's): train() then iterates θ in that vector, swapping it with
-// a second buffer each step, so a problem that reads θ from there needs no copy per step.
+// a second buffer each step, so a problem that reads θ from there needs no copy per step; when train()
+// returns (or throws) the final θ is back in the vector's ORIGINAL buffer, so pointers and maps taken
+// before training stay valid.
 #pragma once
 
 #include <chrono>
@@ -56,8 +58,8 @@ struct TrainOptions {
   double loss_bound = std::numeric_limits<double>::infinity();
 };
 
-/// What an observer sees: called once before the first update (step 0), after every update, and once
-/// more with `done` set when training ends (finished, failed or stopped); see train().
+/// What an observer sees: called after every successful update (step ≥ 1), and once more with `done`
+/// set when training ends (finished, failed or stopped); never before the first update. See train().
 template <class Scalar>
 struct Progress {
   long step = 0;                 ///< updates done so far
@@ -66,8 +68,10 @@ struct Progress {
   bool end_of_epoch = false;     ///< the last update completed an epoch (false in the final call)
   bool done = false;             ///< the final call, after the last update's own call (result.outcome tells why)
   double epochs_seen = 0;        ///< samples used so far / N
-  double batch_loss = std::numeric_limits<double>::quiet_NaN();  ///< loss of the last update's batch, at θ before it
-  double epoch_loss = std::numeric_limits<double>::quiet_NaN();  ///< mean batch loss of the current (or just completed) epoch
+  /// Loss of the last update's batch, at θ before it (NaN only in a final call after no update).
+  double batch_loss = std::numeric_limits<double>::quiet_NaN();
+  /// Mean batch loss of the current (or just completed) epoch (NaN only in a final call after no update).
+  double epoch_loss = std::numeric_limits<double>::quiet_NaN();
   double learning_rate = 0;      ///< η of the last update
   Index batch_size = 0;          ///< S of the last update
   double seconds = 0;            ///< wall time since train() started
@@ -79,6 +83,9 @@ struct TrainSummary {
   long steps = 0;                  ///< updates completed
   long epochs = 0;                 ///< epochs completed
   Outcome outcome;                 ///< success, or where and why training stopped
+  /// True when the observer returned false (outcome is then success: nothing went wrong, but the run
+  /// did fewer than the requested updates); false when the run finished or failed.
+  bool stopped_by_observer = false;
   std::vector<double> epoch_loss;  ///< mean batch loss of each completed epoch
   double seconds = 0;              ///< wall time of train()
 };
@@ -177,13 +184,72 @@ class EpochCounter {
   long epochs_ = 0;
 };
 
+/// Most updates an epochs-based run with a cyclic batch size may have (its length is found by counting).
+constexpr long max_counted_steps = 1L << 28;
+
 /// Number of updates of a run: options.steps, or the updates until options.epochs epochs are complete.
-inline long total_steps(const TrainOptions& o, Index n) {
+/// Constant S: closed form, ⌊N/S⌋·epochs (shuffled) or ⌈epochs·N/S⌉ (independent samplers). Cyclic S:
+/// counted update by update, for at most max_counted_steps updates. Throws (argument 'options.epochs',
+/// function `fn`) when the count exceeds LONG_MAX, or max_counted_steps for a cyclic S.
+inline long total_steps(const char* fn, const TrainOptions& o, Index n) {
   if (o.steps > 0) return o.steps;
+  const BatchSizeSchedule& b = batch_size_of(o.sampler);
+  const bool shuffled = std::holds_alternative<ShuffledEpochs>(o.sampler);
+  constexpr long max = (std::numeric_limits<long>::max)();
+  if (b.is_constant()) {
+    const long per_epoch = shuffled ? long(n / b.low) : 0;
+    if (shuffled) {
+      require(o.epochs <= max / per_epoch, fn, "options.epochs", o.epochs,
+              "at most LONG_MAX updates in all (epochs x batches per epoch)");
+      return o.epochs * per_epoch;
+    }
+    // ⌈E·N/S⌉ without forming E·N: E·N = q·S + r with q = E·⌊N/S⌋ + ⌊E·(N mod S)/S⌋ (E·(N mod S) < E·S).
+    const long nq = long(n / b.low), nr = long(n % b.low), s = long(b.low);
+    require(nq == 0 || o.epochs <= max / nq, fn, "options.epochs", o.epochs, "at most LONG_MAX updates in all");
+    const long a = o.epochs * nq;
+    // E·nr may overflow: split E = e1·S + e0, E·nr = e1·S·nr + e0·nr, (e0·nr < S²).
+    const long e1 = o.epochs / s, e0 = o.epochs % s;
+    const __int128 rest = __int128(e1) * nr * s + __int128(e0) * nr;  // = E·nr
+    const __int128 total = __int128(a) + rest / s + (rest % s != 0 ? 1 : 0);
+    require(total <= max, fn, "options.epochs", o.epochs, "at most LONG_MAX updates in all");
+    return long(total);
+  }
+  // Each update uses at least b.low samples and each epoch has at least one update.
+  const long bound_per_epoch = long((n + b.low - 1) / b.low) + 1;
+  require(o.epochs <= max_counted_steps / bound_per_epoch, fn, "options.epochs", o.epochs,
+          "with a cyclic batch size, at most 2^28 updates' worth of epochs (set options.steps instead)");
   EpochCounter c(o.sampler, n);
   long k = 0;
   while (c.epochs() < o.epochs) c.update(k++);
   return k;
+}
+
+/// Throws unless η_k, k < total, lies in the normal range of Scalar (> 0, not denormal, finite after the
+/// conversion to Scalar); the message names the first step out of range.
+template <class Scalar>
+void check_learning_rate(const char* fn, const LearningRateSchedule& eta, long total) {
+  const double lo_ok = double(std::numeric_limits<Scalar>::min()), hi_ok = double((std::numeric_limits<Scalar>::max)());
+  const auto [lo, hi] = eta.range(total);
+  if (lo >= lo_ok && hi <= hi_ok) return;
+  auto bad = [&](long k) {
+    const double v = eta(k);
+    return !(v >= lo_ok && v <= hi_ok);
+  };
+  long first = 0;  // η_0 out of range, or the first k of a monotone run (step decay; rising half of a cycle)
+  if (!bad(0)) {
+    long a = 0, b = total - 1;
+    if (const auto* c = std::get_if<CyclicSchedule>(&eta.alternatives())) b = std::min(b, c->half_period);
+    while (b - a > 1) {
+      const long m = a + (b - a) / 2;
+      (bad(m) ? b : a) = m;
+    }
+    first = b;
+  }
+  const std::string value = "a schedule with eta_" + std::to_string(first) + " = " + sgdsde::detail::describe(eta(first)) +
+                            " at step " + std::to_string(first) + " of " + std::to_string(total);
+  const std::string expected = "learning rates in the normal range [" + sgdsde::detail::describe(lo_ok) + ", " +
+                               sgdsde::detail::describe(hi_ok) + "] of the model's scalar at every step of the run";
+  require(false, fn, "options.learning_rate", value, expected.c_str());
 }
 
 template <class Observer, class P>
@@ -202,8 +268,21 @@ void train_loop(Problem& problem, VectorX<typename Problem::Scalar>& theta, cons
   using Scalar = typename Problem::Scalar;
   const char* fn = "train";
   const Index n = problem.num_samples(), p = problem.num_parameters();
-  const long total = total_steps(options, n);
+  const long total = total_steps(fn, options, n);
+  check_learning_rate<Scalar>(fn, options.learning_rate, total);
   VectorX<Scalar> grad(p), next(p);
+  // The loop swaps `theta` with `next`; this puts the final θ back into theta's original buffer on
+  // every exit (also by exception), so views taken into it before training stay valid.
+  struct RestoreBuffer {
+    VectorX<Scalar>& theta;
+    VectorX<Scalar>& other;
+    const Scalar* original;
+    ~RestoreBuffer() {
+      if (theta.data() == original) return;
+      other = theta;  // `other` owns the original buffer
+      theta.swap(other);
+    }
+  } restore{theta, next, theta.data()};
   Sgd<Scalar> sgd(p, options.sgd, RandomStream(options.seed, 2));
   BatchDrawer drawer(options.sampler, n, RandomStream(options.seed, 1));
   EpochCounter epochs(options.sampler, n);
@@ -224,7 +303,7 @@ void train_loop(Problem& problem, VectorX<typename Problem::Scalar>& theta, cons
     return notify(observer, pr);
   };
 
-  bool go_on = progress(false);
+  bool go_on = true;
   for (long k = 0; k < total && go_on; ++k) {
     const Scalar eta = Scalar(options.learning_rate(k));
     require_positive(fn, "learning_rate(k)", eta);
@@ -247,13 +326,9 @@ void train_loop(Problem& problem, VectorX<typename Problem::Scalar>& theta, cons
                                         "gradient at step " + std::to_string(k) + " is not finite");
       break;
     }
-    sgd.step(k, eta, theta, grad, next);  // θ_k stays in `theta` until θ_{k+1} is known to be finite
-    if (!all_finite(next)) {
-      Index bad = 0;
-      while (bad < p && std::isfinite(double(next[bad]))) ++bad;
-      result.outcome = Outcome::failure(Status::non_finite, k, double(next[bad]),
-                                        "parameter " + std::to_string(bad) + " is not finite after step " +
-                                            std::to_string(k));
+    Outcome stepped = sgd.step(k, eta, theta, grad, next);  // θ_k stays in `theta` until θ_{k+1} is finite
+    if (!stepped.ok()) {
+      result.outcome = std::move(stepped);
       break;
     }
     theta.swap(next);
@@ -270,8 +345,10 @@ void train_loop(Problem& problem, VectorX<typename Problem::Scalar>& theta, cons
     end_of_epoch = epochs.update(k);
     if (end_of_epoch) result.epoch_loss.push_back(epoch_sum / double(epoch_count));
     go_on = progress(false);
-    if (!go_on)
+    if (!go_on) {
+      result.stopped_by_observer = true;
       result.outcome = Outcome{Status::success, k, loss_d, "stopped by the observer after step " + std::to_string(k)};
+    }
   }
   result.epochs = epochs.epochs();
   result.seconds = seconds();
@@ -305,13 +382,15 @@ inline void check_options(const char* fn, const TrainOptions& o, Index n) {
 /// Length: options.steps updates, or options.epochs epochs: with shuffled epochs an epoch is one
 /// permutation (⌊N/S⌋ batches at a constant S, the rest dropped); with the independent samplers an epoch
 /// ends at the update that brings the samples used to a multiple of N.
-/// The observer (any callable taking const Progress<Scalar>&; returning false stops training) is called
-/// before the first update, after every update, and once at the end with done = true.
+/// The observer (any callable taking const Progress<Scalar>&; returning false stops training, with
+/// outcome success and stopped_by_observer = true) is called after every successful update and once at
+/// the end with done = true; not before the first update.
 /// Stops early with an Outcome naming step k when the batch loss at θ_k is non-finite (non_finite) or
 /// exceeds loss_bound (diverged), or when the gradient or θ_{k+1} has a non-finite entry (non_finite);
 /// `parameters` is then θ_k, the last finite iterate, and `steps` = k.
 /// Throws sgdsde::invalid_argument for bad arguments: θ₀ of the wrong size or non-finite, not exactly one
-/// of steps and epochs > 0, a batch size > N without replacement, N = 0, bad SGD options.
+/// of steps and epochs > 0, a batch size > N without replacement, N = 0, bad SGD options, a run longer
+/// than LONG_MAX updates, a learning rate leaving the normal range of Scalar at some step of the run.
 template <class Problem, class Derived, class Observer = NoObserver>
 TrainResult<typename Problem::Scalar> train(Problem& problem, const Eigen::MatrixBase<Derived>& theta0,
                                             const TrainOptions& options, Observer&& observer = {}) {

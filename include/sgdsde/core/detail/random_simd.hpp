@@ -330,19 +330,22 @@ inline void fill_values(std::uint64_t first, std::size_t n, std::uint32_t id_lo,
   constexpr int k = ValuesPerBlock<Scalar, D>::value;
   constexpr std::uint64_t per_chunk = std::uint64_t(k) * chunk_blocks;
   alignas(64) Scalar buffer[per_chunk];
-  std::uint64_t v = first;
-  const std::uint64_t end = first + n;
-  while (v < end) {
+  // Counts what is left rather than comparing with first + n, which wraps past 2^64 (the value
+  // index is taken mod 2^64, so a range crossing it continues at index 0).
+  std::uint64_t v = first, left = n;
+  while (left > 0) {
     const std::uint64_t chunk_first = (v / per_chunk) * per_chunk;
-    const std::uint64_t take_end = std::min(end, chunk_first + per_chunk);
-    if (v == chunk_first && take_end == chunk_first + per_chunk) {
+    const std::uint64_t offset = v - chunk_first;
+    const std::uint64_t take = std::min<std::uint64_t>(left, per_chunk - offset);
+    if (offset == 0 && take == per_chunk) {
       chunk_values_fast<Scalar, D>(chunk_first / k, id_lo, id_hi, key, out);  // whole chunk: in place
     } else {
       chunk_values_fast<Scalar, D>(chunk_first / k, id_lo, id_hi, key, buffer);
-      std::memcpy(out, buffer + (v - chunk_first), sizeof(Scalar) * (take_end - v));
+      std::memcpy(out, buffer + offset, sizeof(Scalar) * take);
     }
-    out += take_end - v;
-    v = take_end;
+    out += take;
+    left -= take;
+    v += take;
   }
 }
 
