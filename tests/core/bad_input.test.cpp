@@ -37,14 +37,9 @@ using sweep::succeeds;
 using sweep::throws;
 using sweep::verdict;
 
-const std::vector<std::pair<std::string, double>> kNonFinite = {
-    {"nan", sweep::nan}, {"+inf", sweep::inf}, {"-inf", -sweep::inf}};
+const auto& kNonFinite = sweep::non_finite;
 
-MatrixXd with_entry(MatrixXd m, Eigen::Index i, Eigen::Index j, double v) {
-  m(i, j) = v;
-  return m;
-}
-
+using sweep::with_entry;
 const MatrixXd kA = (MatrixXd(2, 2) << -1.0, 0.5, 0.0, -2.0).finished();
 const MatrixXd kS = (MatrixXd(2, 2) << 2.0, 0.5, 0.5, 1.0).finished();
 

@@ -33,29 +33,14 @@ using nn::Mlp;
 using nn::MlpSpec;
 using nn::Mode;
 
-const std::vector<std::pair<std::string, double>> kNonFinite = {
-    {"nan", sweep::nan}, {"+inf", sweep::inf}, {"-inf", -sweep::inf}};
+const auto& kNonFinite = sweep::non_finite;
 
-/// throws(argument) from function `fn`: the message must also start with "fn: ".
 template <class F>
 Case throws(const std::string& fn, const std::string& argument, const std::string& name, F f) {
-  return sweep::throws(argument, fn + " " + name, [fn, f]() mutable {
-    try {
-      if constexpr (std::is_void_v<decltype(f())>) f();
-      else (void)f();
-    } catch (const sgdsde::invalid_argument& e) {
-      const std::string msg = e.what();
-      CHECK_MESSAGE(msg.rfind(fn + ": ", 0) == 0, "message does not start with '" << fn << ": ': " << msg);
-      throw;
-    }
-  });
+  return sweep::throws_from(fn, argument, name, std::move(f));
 }
 
-MatrixXd with_entry(MatrixXd m, Eigen::Index i, Eigen::Index j, double v) {
-  m(i, j) = v;
-  return m;
-}
-
+using sweep::with_entry;
 Mlp<double> net_of(MlpSpec spec, std::uint64_t seed = 1) {
   Mlp<double> net(std::move(spec));
   net.initialize(RandomStream(seed));

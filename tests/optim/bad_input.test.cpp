@@ -42,22 +42,11 @@ using optim::SgdOptions;
 using optim::StepDecaySchedule;
 using optim::TrainOptions;
 
-const std::vector<std::pair<std::string, double>> kNonFinite = {
-    {"nan", sweep::nan}, {"+inf", sweep::inf}, {"-inf", -sweep::inf}};
+const auto& kNonFinite = sweep::non_finite;
 
-/// throws(argument) from function `fn`: the message must also start with "fn: ".
 template <class F>
 Case throws(const std::string& fn, const std::string& argument, const std::string& name, F f) {
-  return sweep::throws(argument, fn + " " + name, [fn, f]() mutable {
-    try {
-      if constexpr (std::is_void_v<decltype(f())>) f();
-      else (void)f();
-    } catch (const sgdsde::invalid_argument& e) {
-      const std::string msg = e.what();
-      CHECK_MESSAGE(msg.rfind(fn + ": ", 0) == 0, "message does not start with '" << fn << ": ': " << msg);
-      throw;
-    }
-  });
+  return sweep::throws_from(fn, argument, name, std::move(f));
 }
 
 std::vector<Case> sgd_cases() {

@@ -34,9 +34,7 @@ using sweep::succeeds;
 using sweep::throws;
 using sweep::verdict;
 
-/// The non-finite and extreme scalars every real argument is fed.
-const std::vector<std::pair<std::string, double>> kNonFinite = {
-    {"nan", sweep::nan}, {"+inf", sweep::inf}, {"-inf", -sweep::inf}};
+const auto& kNonFinite = sweep::non_finite;
 
 /// Copies of m with entry (0, 0) replaced by each non-finite value.
 std::vector<std::pair<std::string, MatrixXd>> poisoned(const MatrixXd& m) {

@@ -3,7 +3,6 @@
 #include "sgdsde/ou/linear_regression.hpp"
 #include "sgdsde/ou/sgd_quadratic.hpp"
 
-#include <doctest/doctest.h>
 
 template class sgdsde::Quadratic<float>;
 template class sgdsde::Quadratic<double>;
@@ -20,4 +19,4 @@ template struct sgdsde::SgdMoments<double>;
 template struct sgdsde::RegressionStationary<float>;
 template struct sgdsde::RegressionStationary<double>;
 
-TEST_CASE("ou class templates are instantiated for float and double") { CHECK(true); }
+// No test case: compiling this file is the check (a test case here could not fail).

@@ -58,6 +58,31 @@ Case throws(std::string argument, std::string name, F f) {
                 return Outcome{};
               }};
 }
+/// Expect invalid_argument naming `argument`, thrown by function `fn`: the message must also start with
+/// "fn: " (errors name the function the user called, not an inner helper).
+template <class F>
+Case throws_from(const std::string& fn, const std::string& argument, const std::string& name, F f) {
+  return throws(argument, fn + " " + name, [fn, f]() mutable {
+    try {
+      if constexpr (std::is_void_v<decltype(f())>) f();
+      else (void)f();
+    } catch (const sgdsde::invalid_argument& e) {
+      const std::string msg = e.what();
+      CHECK_MESSAGE(msg.rfind(fn + ": ", 0) == 0, "message does not start with '" << fn << ": ': " << msg);
+      throw;
+    }
+  });
+}
+
+/// The non-finite scalars every real argument is fed, with their names.
+inline const std::vector<std::pair<std::string, double>> non_finite = {{"nan", nan}, {"+inf", inf}, {"-inf", -inf}};
+
+/// m with entry (i, j) set to v (a copy).
+inline Eigen::MatrixXd with_entry(Eigen::MatrixXd m, Eigen::Index i, Eigen::Index j, double v) {
+  m(i, j) = v;
+  return m;
+}
+
 /// Expect the Outcome returned by `f` to have status `s`.
 template <class F>
 Case returns(Status s, std::string name, F f) {
