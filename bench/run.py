@@ -13,6 +13,12 @@ Both sides are timed in CPU time and the best of several repetitions is kept, so
 inflates the figures less. A peer key "<key>_<suffix>" (e.g. normal_f64_torch) is compared with our
 "<key>". Keys without a peer (e.g. GEMM rooflines) are listed as references.
 
+Fraction of peak: bench_peak measures the machine's FMA throughput (fma_peak_f32, fma_peak_f64: items
+are flops). A GEMM-shaped benchmark reports its flops per item in the counter "flop_per_item" (and
+"flop_f64" = 1 in double), or is listed in FLOPS below; its column "of peak" is
+(flop_per_item / ns_per_item) / peak GFLOP/s of the same run, so the ratio does not depend on how
+fast the machine happened to be.
+
 Standard library only.
 """
 import argparse
@@ -32,25 +38,48 @@ PEER_PYTHON = "/usr/bin/python3"
 PEER_TARGETS = [
     (r"normal_f64_numpy", 5.0),
     (r"normal_f32_torch", 3.0),
-    (r"em_ou_d1", 20.0),
-    (r"em_ou_d64", 10.0),
+    # em_ou_d1 / em_ou_d64 against numpy: reported without a target; issue 11 restated the EM targets
+    # against the cost of the normals and the GEMM (INTERNAL_TARGETS), since the numpy loop is bound
+    # by its own normals.
     (r"mlp_step_s32", 3.0),
-    (r"mlp_step_s512", 1.5),
+    (r"mlp_step_s512", 1.25),  # issue 11: the 1.5x of DESIGN.md is beyond the FMA roof; see PEAK_TARGETS
     (r"(lyap_cont|lyap_disc|expm)_sym_n(200|[3-9]\d\d|1000)", 1.0),  # faster than scipy when symmetric
     (r"(lyap_cont|lyap_disc|expm)_n(200|[3-9]\d\d|1000)", 1 / 1.5),  # within 1.5x of scipy
     (r"ntk_analytic_n4096", 5.0),
+    (r"ntk_evolution_n2000", 1.0),
+    (r"ntk_empirical_784_512_512_10_s256", 2.0),
+    (r"curv_(power20|hutch100)_n10000", 2.0),
 ]
 # INTERNAL_TARGETS: (key, reference key, maximal ours(key) / ours(reference), what it means).
 INTERNAL_TARGETS = [
     ("mlp_step_s32", "mlp_gemms_s32", 1.33, "MLP step over its GEMMs"),
     ("mlp_step_s128", "mlp_gemms_s128", 1.33, "MLP step over its GEMMs"),
     ("mlp_step_s512", "mlp_gemms_s512", 1.33, "MLP step over its GEMMs"),
-    ("mlp_hvp_s128", "mlp_grad_s128", 3.0, "HVP over gradient"),
+    ("mlp_hvp_s128", "mlp_grad_s128", 2.0, "HVP over gradient"),
+    ("curv_hvp_n10000", "curv_grad_n10000", 3.0, "HVP over gradient, 10^4 samples"),
+    # bench_parallel (wall-clock time): speed-up from 1 to 2 threads >= 1.8 (issue 12).
+    ("par_em_d1_t2", "par_em_d1_t1", 1 / 1.8, "EM OU d=1 ensemble, 2 threads over 1"),
+    ("par_em_d64_t2", "par_em_d64_t1", 1 / 1.8, "EM OU d=64 ensemble, 2 threads over 1"),
+    ("par_sgd_runs_t2", "par_sgd_runs_t1", 1 / 1.8, "independent SGD runs, 2 threads over 1"),
+    ("par_train_t2", "par_train_t1", 1 / 1.8, "MLP training seeds, 2 threads over 1"),
+    ("par_sweep_t2", "par_sweep_t1", 1 / 1.8, "sweep cells, 2 threads over 1"),
     ("em_ou_d64", "gemm_d64", 1 / 0.6, "EM OU d=64 over its GEMM (>= 60 % of roofline)"),
+    ("em_ou_d1", "em_normals_d1", 1.15, "EM OU d=1 over drawing its normals"),
+    ("em_ou_d64", "gemm_d64+em_normals_d64", 1.1, "EM OU d=64 over its GEMM + its normals"),
 ]
-# Same environment for every process: glibc keeps freed memory in the heap instead of returning it
-# to the kernel on each free (Eigen's and PyTorch's per-call GEMM buffers otherwise page-fault in
-# again on many calls); see docs/benchmarks.md.
+# PEAK_TARGETS: (key, minimal fraction of the FMA peak of the same run).
+PEAK_TARGETS = [
+    ("mlp_step_s512", 0.80),
+    ("mlp_step_f64_s512", 0.75),
+]
+# Flops per item of GEMM-shaped benchmarks that do not report the counter: key -> (flops, is_f64).
+FLOPS = {
+    "gemm_d64": (2.0 * 64 * 64, True),  # one 64x64 by 64x1 product per path-step
+}
+PEAK_KEYS = {False: "fma_peak_f32", True: "fma_peak_f64"}
+# Environment of the PEERS: glibc keeps freed memory in the heap instead of returning it to the kernel
+# on each free (PyTorch's per-call buffers otherwise page-fault in again on many calls); see
+# docs/benchmarks.md. Our programs run without it: the MLP step allocates nothing (issue 11).
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456"
 
 
@@ -71,17 +100,20 @@ def peer_env():
     return env
 
 
-def bench_env():
+def bench_env(exe):
+    """Our programs run on one thread (OMP_NUM_THREADS=1: sde::integrate uses every core by default)
+    except bench_parallel, which sets its thread counts itself and measures the speed-up."""
     env = dict(os.environ)
-    env["GLIBC_TUNABLES"] = MALLOC_TUNABLES
+    if exe.name != "bench_parallel":
+        env["OMP_NUM_THREADS"] = "1"
     return env
 
 
-def run_ours(exe, min_time, repetitions):
-    """{key: best ns/item} from one Google Benchmark program."""
+def run_ours(exe, min_time, repetitions, flops=None):
+    """{key: best ns/item} from one Google Benchmark program; fills flops[key] = (flop/item, f64)."""
     cmd = [str(exe), "--benchmark_format=json", f"--benchmark_min_time={min_time}",
            f"--benchmark_repetitions={repetitions}", "--benchmark_report_aggregates_only=false"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=bench_env(), check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=bench_env(exe), check=False)
     if proc.returncode != 0:
         print(f"# {exe.name} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}", file=sys.stderr)
         return {}
@@ -93,6 +125,8 @@ def run_ours(exe, min_time, repetitions):
         key = b.get("label") or b["name"]
         ns = 1e9 / b["items_per_second"]
         best[key] = min(ns, best.get(key, float("inf")))
+        if flops is not None and "flop_per_item" in b:
+            flops[key] = (float(b["flop_per_item"]), bool(b.get("flop_f64", 0)))
     return best
 
 
@@ -129,6 +163,15 @@ def our_key_for(peer_key, ours):
     return None
 
 
+def peak_fraction(key, ns, all_ours, flops):
+    """Fraction of the FMA peak of this run reached by `key` at `ns` per item, or None."""
+    info = flops.get(key) or FLOPS.get(key)
+    if info is None or not ns:
+        return None
+    peak_ns = all_ours.get(PEAK_KEYS[info[1]])  # ns per flop at the peak
+    return None if not peak_ns else (info[0] / ns) * peak_ns
+
+
 def build_rows(area, ours, peers):
     rows = []
     for key in sorted(set(ours) | set(peers)):
@@ -151,16 +194,23 @@ def fmt_ns(x):
 def fmt_row(r):
     return [r["key"], fmt_ns(r["ours"]), fmt_ns(r["peer"]),
             "-" if r["ratio"] is None else f"{r['ratio']:.2f}",
+            "-" if r.get("peak") is None else f"{100 * r['peak']:.0f} %",
             "-" if r["target"] is None else f">= {r['target']:.2f}",
             {None: "", True: "yes", False: "NO"}[r["met"]]]
 
 
-def internal_rows(all_ours):
+def internal_rows(all_ours, flops):
     rows = []
     for key, ref, limit, what in INTERNAL_TARGETS:
-        if key in all_ours and ref in all_ours:
-            q = all_ours[key] / all_ours[ref]
+        parts = ref.split("+")  # a sum of our own figures, e.g. gemm_d64+em_normals_d64
+        if key in all_ours and all(p in all_ours for p in parts):
+            q = all_ours[key] / sum(all_ours[p] for p in parts)
             rows.append([f"{key} / {ref}", what, f"{q:.2f}", f"<= {limit:.2f}", "yes" if q <= limit else "NO"])
+    for key, minimum in PEAK_TARGETS:
+        f = peak_fraction(key, all_ours.get(key), all_ours, flops)
+        if f is not None:
+            rows.append([f"{key} / FMA peak", "fraction of the measured peak", f"{f:.2f}", f">= {minimum:.2f}",
+                         "yes" if f >= minimum else "NO"])
     return rows
 
 
@@ -241,22 +291,29 @@ def main():
     if not areas:
         sys.exit(f"no bench_<area> programs in {bench_dir}; build with -DSGDSDE_BUILD_BENCH=ON")
 
-    rows, all_ours = [], {}
+    load_start = os.getloadavg()[0]
+    rows, all_ours, flops = [], {}, {}
     for area in areas:
         exe = bench_dir / f"bench_{area}"
         if not exe.exists():
             print(f"# {exe} not built; skipping {area}", file=sys.stderr)
             continue
         print(f"# running {area} ...", file=sys.stderr, flush=True)
-        ours = run_ours(exe, args.min_time, args.repetitions)
+        ours = run_ours(exe, args.min_time, args.repetitions, flops)
         peers = run_peer(area)
         all_ours.update(ours)
         rows += build_rows(area, ours, peers)
 
-    header = ["key", "ours ns/item", "peer ns/item", "peer/ours", "target", "met?"]
+    for r in rows:
+        r["peak"] = peak_fraction(r["key"], r["ours"], all_ours, flops) if r["key"] in all_ours else None
+    header = ["key", "ours ns/item", "peer ns/item", "peer/ours", "of peak", "target", "met?"]
     body = [fmt_row(r) for r in rows]
+    load = f"load average (1 min) {load_start:.1f} at start, {os.getloadavg()[0]:.1f} at end, {os.cpu_count()} CPUs"
+    peak_line = load + ". FMA peak of this run (bench_peak): " + ", ".join(
+        f"{k[len('fma_peak_'):]} {1 / all_ours[k]:.1f} GFLOP/s" for k in PEAK_KEYS.values() if k in all_ours)
     print_table(header, body)
-    inner = internal_rows(all_ours)
+    print(peak_line)
+    inner = internal_rows(all_ours, flops)
     inner_header = ["ratio of our own figures", "meaning", "value", "target", "met?"]
     if inner:
         print()
@@ -267,7 +324,8 @@ def main():
         lines = ["<!-- written by bench/run.py -->", "",
                  "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), "",
                  f"Areas: {', '.join(areas)}. ns/item = CPU nanoseconds per item, best of "
-                 f"{args.repetitions} repetitions (ours) / of 7 (peers).", "",
+                 f"{args.repetitions} repetitions (ours) / of 7 (peers). \"of peak\" = GEMM flop rate over "
+                 f"the FMA peak measured in the same run.", "", peak_line, "",
                  markdown_table(header, body)]
         if inner:
             lines += ["", markdown_table(inner_header, inner)]

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Peer of bench/nn.bench.cpp: one SGD step of a 784-100-100-100-10 ReLU MLP in PyTorch (f32, 1 thread).
+"""Peer of bench/nn.bench.cpp: one SGD step of a 784-100-100-100-10 ReLU MLP in PyTorch (1 thread), in f32
+(mlp_step_s*) and f64 (mlp_step_f64_s*).
 
 Same work as the C++ side: nn.Sequential of Linear/ReLU, mean softmax cross-entropy over a batch of S
 samples with integer labels, backward, torch.optim.SGD step (no momentum). Also the gradient alone and
@@ -45,38 +46,39 @@ def main():
     torch.manual_seed(20260101)
     results = {}
     loss_fn = torch.nn.CrossEntropyLoss()
-    for s in BATCHES:
-        model = make_mlp()
-        opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-        x = torch.randn(s, WIDTHS[0])
-        y = torch.randint(0, WIDTHS[-1], (s,))
+    for dtype, tag in ((torch.float32, ""), (torch.float64, "_f64")):
+        for s in BATCHES:
+            model = make_mlp().to(dtype)
+            opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+            x = torch.randn(s, WIDTHS[0], dtype=dtype)
+            y = torch.randint(0, WIDTHS[-1], (s,))
 
-        def step():
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
+            def step():
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
 
-        results[f"mlp_step_s{s}"] = best_ns_per_item(step)
+            results[f"mlp_step{tag}_s{s}"] = best_ns_per_item(step)
 
-        # The 11 GEMMs of the same step (OpenBLAS through torch.mm), samples as rows here:
-        # forward A_l = Z_l W_lᵀ, weight gradients G_l = D_lᵀ Z_l, back-propagation D_{l-1} = D_l W_l.
-        L = len(WIDTHS) - 1
-        w = [torch.randn(WIDTHS[l + 1], WIDTHS[l]) for l in range(L)]
-        z = [torch.randn(s, WIDTHS[l]) for l in range(L + 1)]
-        d = [torch.randn(s, WIDTHS[l + 1]) for l in range(L)]
-        gw = [torch.empty(WIDTHS[l + 1], WIDTHS[l]) for l in range(L)]
+            # The 11 GEMMs of the same step (OpenBLAS through torch.mm), samples as rows here:
+            # forward A_l = Z_l W_lᵀ, weight gradients G_l = D_lᵀ Z_l, back-propagation D_{l-1} = D_l W_l.
+            L = len(WIDTHS) - 1
+            w = [torch.randn(WIDTHS[l + 1], WIDTHS[l], dtype=dtype) for l in range(L)]
+            z = [torch.randn(s, WIDTHS[l], dtype=dtype) for l in range(L + 1)]
+            d = [torch.randn(s, WIDTHS[l + 1], dtype=dtype) for l in range(L)]
+            gw = [torch.empty(WIDTHS[l + 1], WIDTHS[l], dtype=dtype) for l in range(L)]
 
-        def gemms():
-            with torch.no_grad():
-                for l in range(L):
-                    torch.mm(z[l], w[l].t(), out=z[l + 1])
-                for l in reversed(range(L)):
-                    torch.mm(d[l].t(), z[l], out=gw[l])
-                    if l > 0:
-                        torch.mm(d[l], w[l], out=d[l - 1])
+            def gemms():
+                with torch.no_grad():
+                    for l in range(L):
+                        torch.mm(z[l], w[l].t(), out=z[l + 1])
+                    for l in reversed(range(L)):
+                        torch.mm(d[l].t(), z[l], out=gw[l])
+                        if l > 0:
+                            torch.mm(d[l], w[l], out=d[l - 1])
 
-        results[f"mlp_gemms_s{s}"] = best_ns_per_item(gemms)
+            results[f"mlp_gemms{tag}_s{s}"] = best_ns_per_item(gemms)
 
     s = 128
     model = make_mlp()

@@ -1,6 +1,7 @@
 // sgdsde/sgdsde.hpp — umbrella header: includes every area of the library except the IDX and
-// Fashion-MNIST readers (data/idx.hpp, data/fashion_mnist.hpp), which need zlib: include those
-// yourself and link sgdsde::idx.
+// Fashion-MNIST readers (data/idx.hpp, data/fashion_mnist.hpp), which need zlib (include those yourself
+// and link sgdsde::idx), and the MPI runners (sde/integrate_mpi.hpp, optim/sweep_mpi.hpp), which need
+// MPI (link sgdsde::mpi).
 #pragma once
 
 #include "sgdsde/core/types.hpp"
@@ -13,6 +14,7 @@
 #include "sgdsde/core/symmetric.hpp"
 #include "sgdsde/core/expm.hpp"
 #include "sgdsde/core/lyapunov.hpp"
+#include "sgdsde/core/parallel.hpp"
 #include "sgdsde/sde/problem.hpp"
 #include "sgdsde/sde/time_grid.hpp"
 #include "sgdsde/sde/gaussian_law.hpp"
@@ -30,4 +32,8 @@
 #include "sgdsde/optim/sgd.hpp"
 #include "sgdsde/optim/train.hpp"
 #include "sgdsde/optim/mlp_problem.hpp"
+#include "sgdsde/optim/parallel_train.hpp"
+#include "sgdsde/optim/sweep.hpp"
+#include "sgdsde/ntk/ntk.hpp"
+#include "sgdsde/curvature/curvature.hpp"
 #include "sgdsde/data/synthetic.hpp"

@@ -322,3 +322,40 @@ TEST_CASE_TEMPLATE("SGD-on-a-quadratic functions reject bad arguments", T, SGDSD
   CHECK(blow.outcome.status == sgdsde::Status::non_finite);
   CHECK(blow.outcome.step > 0);
 }
+
+// Issue 12 (helper "parallel"): independent runs in parallel, bit-identical for any thread count.
+TEST_CASE("simulate_sgd_ensemble: run r is simulate_sgd on substream r, the same bits for 1, 2, 3 threads") {
+  Eigen::MatrixXd h(2, 2), xi(2, 40);
+  h << 1.0, 0.2, 0.2, 0.5;
+  sgdsde::RandomStream(3).fill_normal(xi);
+  xi.colwise() -= xi.rowwise().mean();
+  const auto q = sgdsde::per_sample_quadratic(h, xi);
+  const sgdsde::RandomStream stream(12, 4);
+  const auto one = sgdsde::simulate_sgd_ensemble(q, 0.1, sgdsde::with_replacement(4), 3000, 5, stream, {}, 1);
+  REQUIRE(one.runs.size() == 5);
+  CHECK(one.outcome.ok());
+  double mean = 0.0;
+  for (std::size_t r = 0; r < 5; ++r) {
+    const auto alone = sgdsde::simulate_sgd(q, 0.1, sgdsde::with_replacement(4), 3000, stream.substream(4 + r));
+    CHECK(one.runs[r].excess_loss == alone.excess_loss);
+    CHECK(one.runs[r].final_error == alone.final_error);
+    mean += alone.excess_loss / 5.0;
+  }
+  CHECK(one.excess_loss == doctest::Approx(mean).epsilon(1e-14));
+  CHECK(one.standard_error > 0.0);
+  for (int threads : {2, 3}) {
+    const auto r = sgdsde::simulate_sgd_ensemble(q, 0.1, sgdsde::with_replacement(4), 3000, 5, stream, {}, threads);
+    CHECK(r.excess_loss == one.excess_loss);
+    CHECK(r.standard_error == one.standard_error);
+    for (std::size_t k = 0; k < 5; ++k) CHECK(r.runs[k].final_error == one.runs[k].final_error);
+  }
+  // η beyond the stability limit 2/λ_max: every run fails, reported with its run index.
+  const auto bad = sgdsde::simulate_sgd_ensemble(q, 4.0, sgdsde::with_replacement(4), 3000, 3, stream, {}, 2);
+  CHECK(bad.outcome.status == sgdsde::Status::non_finite);
+  CHECK(bad.failed_runs == 3);
+  CHECK(bad.outcome.message.find("run 0") != std::string::npos);
+  CHECK_THROWS_AS(sgdsde::simulate_sgd_ensemble(q, 0.1, sgdsde::with_replacement(4), 3000, 1, stream),
+                  sgdsde::invalid_argument);
+  CHECK_THROWS_AS(sgdsde::simulate_sgd_ensemble(q, 0.1, sgdsde::with_replacement(4), 3000, 3, stream, {}, 0),
+                  sgdsde::invalid_argument);
+}

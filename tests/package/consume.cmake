@@ -25,3 +25,6 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/consumer-build -G ${GENER
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer-build)
 run(${WORK_DIR}/consumer-build/consumer)
 run(${CMAKE_COMMAND} -E chdir ${WORK_DIR}/consumer-build ${WORK_DIR}/consumer-build/consumer_idx)
+if(EXISTS ${WORK_DIR}/consumer-build/consumer_openmp)
+  run(${WORK_DIR}/consumer-build/consumer_openmp)
+endif()

@@ -115,6 +115,27 @@ struct SoftmaxCrossEntropy {
     using std::log;
     auto& g = const_cast<Eigen::MatrixBase<DG>&>(g_).derived();
     Scalar sum(0);
+    if constexpr (std::is_floating_point_v<Scalar> && bool(DG::Flags & Eigen::DirectAccessBit) &&
+                  !bool(DG::Flags & Eigen::RowMajorBit)) {
+      if (g.innerStride() == 1 && g.outerStride() == g.rows()) {
+        // Vectorised: g = f − m column by column, then ONE packet exp over the contiguous d_out × S block
+        // (d_out = 10 is shorter than a packet: per-column exp would run scalar), then the column sums.
+        for (Index s = 0; s < f.cols(); ++s) {
+          const Scalar m = f.col(s).maxCoeff();
+          g.col(s) = f.col(s).array() - m;
+          sum += m - f(labels[s], s);
+        }
+        Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> flat(g.data(), g.size());
+        flat = flat.exp();
+        for (Index s = 0; s < f.cols(); ++s) {
+          const Scalar z = g.col(s).sum();
+          sum += log(z);
+          g.col(s) *= Scalar(scale / z);
+          g(labels[s], s) -= scale;
+        }
+        return sum;
+      }
+    }
     for (Index s = 0; s < f.cols(); ++s) {
       const Scalar m = f.col(s).maxCoeff();
       g.col(s) = (f.col(s).array() - m).unaryExpr([](const Scalar& v) { return Scalar(exp(v)); }).matrix();

@@ -173,6 +173,8 @@ struct TangentSink {
   Eigen::Ref<VectorX<Scalar>>& hv;
   Mode mode;
   Scalar* gradient;
+  /// before_activation reads d only for erf/tanh (φ'' ≠ 0), whose masks are never fused.
+  static constexpr bool fuses_activation_mask = true;
 
   template <class D>
   void before_activation(Index l, D& d) {
@@ -264,9 +266,9 @@ Scalar hvp_impl(const char* fn, const Mlp<Scalar>& model, const LossFn& loss_fn,
   require(S >= 1, fn, "inputs.cols()", S, "a batch of at least 1 sample");
   check_tangent_workspace(fn, model, tw, S);
   require_shape(fn, "v", direction, model.num_parameters(), 1);
-  if (!direction.allFinite()) require_finite(fn, "v", direction);
+  if (!all_finite(direction)) require_finite(fn, "v", direction);
   require_shape(fn, "hv", hv, model.num_parameters(), 1);
-  if (!inputs.allFinite()) require_finite(fn, "inputs", inputs);
+  if (!all_finite(inputs)) require_finite(fn, "inputs", inputs);
   loss_fn.check(fn, model.output_dim(), S);
   return split_hvp(model, loss_fn, inputs, direction, hv, tw, mode, gradient);
 }

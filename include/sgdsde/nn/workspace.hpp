@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include <Eigen/Core>
@@ -88,7 +89,12 @@ Index check_inputs(const char* fn, const Mlp<Scalar>& model, const Eigen::Matrix
   require_shape(fn, "inputs", x, model.input_dim(), -1);
   require(x.cols() >= 1, fn, "inputs.cols()", x.cols(), "a batch of at least 1 sample");
   check_workspace(fn, "workspace", model, ws, x.cols());
-  if (!x.allFinite()) require_finite(fn, "inputs", x);
+  bool finite;
+  if constexpr (std::is_floating_point_v<typename DX::Scalar>)
+    finite = all_finite(x);  // one vectorised pass (Eigen's allFinite is a scalar loop)
+  else
+    finite = x.allFinite();
+  if (!finite) require_finite(fn, "inputs", x);
   return x.cols();
 }
 

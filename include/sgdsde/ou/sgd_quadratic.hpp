@@ -4,14 +4,17 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <Eigen/Dense>
 
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/minibatch.hpp"
+#include "sgdsde/core/parallel.hpp"
 #include "sgdsde/core/random.hpp"
 #include "sgdsde/core/scalar.hpp"
 #include "sgdsde/core/symmetric.hpp"
@@ -450,6 +453,62 @@ SgdSimulation<Scalar> simulate_sgd(const Quadratic<Scalar>& q, detail::non_deduc
   out.standard_error_by_position.resize(epoch);
   for (long j = 0; j < epoch; ++j)
     mean_se(sums.row(j) / double(block / epoch), out.excess_loss_by_position(j), out.standard_error_by_position(j));
+  return out;
+}
+
+/// Result of simulate_sgd_ensemble: the R independent runs (in run order) and their combination.
+/// excess_loss is the mean over the successful runs of their time-averaged excess loss and
+/// standard_error = sd(run means)/√R_ok (the runs are independent, so this is the plain CLT error,
+/// without the batch-means assumption of a single run). outcome is the failure of the lowest-index
+/// failed run (its message names the run), with `failed_runs` counting them; success otherwise.
+template <class Scalar>
+struct SgdEnsemble {
+  std::vector<SgdSimulation<Scalar>> runs;
+  Scalar excess_loss = Scalar(0);
+  Scalar standard_error = Scalar(0);
+  long failed_runs = 0;
+  Outcome outcome;
+};
+
+/// `runs` independent SGD runs of simulate_sgd(q, eta, sampler, steps, ·, options) on up to `threads`
+/// threads (core/parallel.hpp; default automatic). Run r draws its batches from
+/// stream.substream(stream.stream_id() + r), so each run, and the whole result, is the same bits for
+/// every thread count (and equals the single simulate_sgd call with that stream). Throws
+/// sgdsde::invalid_argument as simulate_sgd does, and for runs < 2 or threads ≤ 0.
+template <class Scalar>
+SgdEnsemble<Scalar> simulate_sgd_ensemble(const Quadratic<Scalar>& q, detail::non_deduced_t<Scalar> eta,
+                                          const Sampler& sampler, long steps, long runs, const RandomStream& stream,
+                                          const SgdSimulationOptions& options = {}, Threads threads = {}) {
+  const char* fn = "simulate_sgd_ensemble";
+  require(runs >= 2, fn, "runs", runs, "at least 2 independent runs (for a standard error)");
+  threads.resolve(fn);
+  // Argument errors surface once, from run 0, before any parallel work.
+  SgdEnsemble<Scalar> out;
+  out.runs.resize(std::size_t(runs));
+  out.runs[0] = simulate_sgd(q, eta, sampler, steps, stream, options);
+  parallel_for(fn, Index(runs - 1), threads, [&](Index r) {
+    out.runs[std::size_t(r + 1)] =
+        simulate_sgd(q, eta, sampler, steps, stream.substream(stream.stream_id() + std::uint64_t(r + 1)), options);
+  }, Schedule::dynamic);
+  double sum = 0.0, sum_sq = 0.0;
+  long ok = 0;
+  for (std::size_t r = 0; r < out.runs.size(); ++r) {
+    const auto& run = out.runs[r];
+    if (!run.outcome.ok()) {
+      if (out.failed_runs++ == 0)
+        out.outcome = Outcome::failure(run.outcome.status, run.outcome.step, run.outcome.value,
+                                       "run " + std::to_string(r) + ": " + run.outcome.message);
+      continue;
+    }
+    sum += double(run.excess_loss);
+    ++ok;
+  }
+  if (ok == 0) return out;
+  const double mean = sum / double(ok);
+  for (const auto& run : out.runs)
+    if (run.outcome.ok()) sum_sq += (double(run.excess_loss) - mean) * (double(run.excess_loss) - mean);
+  out.excess_loss = Scalar(mean);
+  out.standard_error = ok > 1 ? Scalar(std::sqrt(sum_sq / double(ok - 1) / double(ok))) : Scalar(0);
   return out;
 }
 
