@@ -6,26 +6,14 @@ Prints one line per measurement, "<key> <nanoseconds per sample>", for bench/run
 Run single-threaded (bench/run.py sets OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1).
 """
 import sys
-import time
-import timeit
 
 import numpy as np
+
+from timing import best_ns_per_item  # noqa: E402
 
 N = 1_000_000
 
 
-def best_ns_per_item(fn, items, repeat=7, min_time=0.2):
-    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per item."""
-    fn()  # warm-up (page faults, lazy initialisation)
-    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number / items * 1e9
 
 
 def main():

@@ -10,28 +10,15 @@ product, retain_graph=True):
   curv_hvp_n10000       one HVP (graph included), curv_grad_n10000 one gradient
 Prints "<key> <nanoseconds per item>" lines for bench/run.py.
 """
-import time
-import timeit
 
 import torch
+
+from timing import best_ns_per_item  # noqa: E402
 
 WIDTHS = (784, 100, 100, 100, 10)
 N = 10000
 
 
-def best_ns_per_item(fn, repeat=3, min_time=0.2, warmup=1):
-    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per call."""
-    for _ in range(warmup):
-        fn()
-    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number * 1e9
 
 
 def make_mlp():

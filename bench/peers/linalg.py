@@ -9,14 +9,14 @@ symmetric input. Run with OPENBLAS_NUM_THREADS=1 (see bench/run.py).
 """
 import os
 import sys
-import time
-import timeit
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import scipy.linalg as sl  # noqa: E402
+
+from timing import best_ns_per_item  # noqa: E402
 
 
 def general(rng, n):
@@ -33,18 +33,6 @@ def rhs(rng, n):
     return g @ g.T / n
 
 
-def per_item_ns(fn, min_time=0.3, repeat=5):
-    """Best CPU time per call over `repeat` timings of loops lasting at least `min_time` s, in ns."""
-    fn()  # warm-up
-    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number * 1e9
 
 
 def main():
@@ -61,7 +49,7 @@ def main():
             ("expm_sym", lambda: sl.expm(s)),
         ]
         for key, fn in cases:
-            print(f"{key}_n{n} {per_item_ns(fn, repeat=3 if n >= 800 else 5):.1f}", flush=True)
+            print(f"{key}_n{n} {best_ns_per_item(fn, repeat=3 if n >= 800 else 5, min_time=0.3):.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,28 +8,15 @@ a Hessian-vector product (double backward) at S = 128, and the 11 GEMMs of a ste
 (torch.mm on OpenBLAS: the peer of our Eigen GEMM roofline). Prints "<key> <nanoseconds per item>" lines
 (items = steps, gradients or HVPs) for bench/run.py.
 """
-import time
-import timeit
 
 import torch
+
+from timing import best_ns_per_item  # noqa: E402
 
 WIDTHS = (784, 100, 100, 100, 10)
 BATCHES = (32, 128, 512)
 
 
-def best_ns_per_item(fn, repeat=7, min_time=0.2):
-    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per call."""
-    for _ in range(3):
-        fn()  # warm-up
-    timer = timeit.Timer(fn, timer=time.process_time)  # CPU time, as Google Benchmark's rates
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number * 1e9
 
 
 def make_mlp():
@@ -59,7 +46,7 @@ def main():
                 loss.backward()
                 opt.step()
 
-            results[f"mlp_step{tag}_s{s}"] = best_ns_per_item(step)
+            results[f"mlp_step{tag}_s{s}"] = best_ns_per_item(step, warmup=3)
 
             # The 11 GEMMs of the same step (OpenBLAS through torch.mm), samples as rows here:
             # forward A_l = Z_l W_lᵀ, weight gradients G_l = D_lᵀ Z_l, back-propagation D_{l-1} = D_l W_l.
@@ -78,7 +65,7 @@ def main():
                         if l > 0:
                             torch.mm(d[l], w[l], out=d[l - 1])
 
-            results[f"mlp_gemms{tag}_s{s}"] = best_ns_per_item(gemms)
+            results[f"mlp_gemms{tag}_s{s}"] = best_ns_per_item(gemms, warmup=3)
 
     s = 128
     model = make_mlp()
@@ -95,8 +82,8 @@ def main():
         dot = sum((gi * vi).sum() for gi, vi in zip(g, v))
         return torch.autograd.grad(dot, params)
 
-    results[f"mlp_grad_s{s}"] = best_ns_per_item(grad)
-    results[f"mlp_hvp_s{s}"] = best_ns_per_item(hvp)
+    results[f"mlp_grad_s{s}"] = best_ns_per_item(grad, warmup=3)
+    results[f"mlp_hvp_s{s}"] = best_ns_per_item(hvp, warmup=3)
     for key, ns in sorted(results.items()):
         print(f"{key} {ns:.1f}")
 

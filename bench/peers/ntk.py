@@ -18,23 +18,12 @@ Prints "<key> <nanoseconds per item>" (item = one kernel matrix).
 """
 import math
 import time
-import timeit
 
 import numpy as np
 
+from timing import best_ns_per_item  # noqa: E402
 
-def best_ns_per_item(fn, repeat=5, min_time=0.2):
-    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per call."""
-    fn()  # warm-up
-    timer = timeit.Timer(fn, timer=time.process_time)
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number * 1e9
+
 
 
 def analytic_relu_ntk(x, depth, sw, sb):

@@ -6,21 +6,14 @@ f_t = f_0 − ((f_0 − Y) V ⊙ (1 − (1 − ημ/N)^t)) Vᵀ, all times in on
 "<key> <nanoseconds per item>" (item = one whole evolution, or one eigh) for bench/run.py, CPU time,
 best of 3. Run single-threaded (bench/run.py sets OPENBLAS_NUM_THREADS/OMP_NUM_THREADS=1).
 """
-import time
 
 import numpy as np
+
+from timing import best_ns_per_item  # noqa: E402
 
 N = 2000
 
 
-def best_ns(fn, repeat=3):
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best * 1e9
 
 
 def main():
@@ -41,8 +34,8 @@ def main():
     def eigh():
         return np.linalg.eigh(theta)
 
-    print(f"ntk_evolution_n{N} {best_ns(evolution):.1f}")
-    print(f"ntk_evolution_eigh_n{N} {best_ns(eigh):.1f}")
+    print(f"ntk_evolution_n{N} {best_ns_per_item(evolution, repeat=3, min_time=0.0):.1f}")
+    print(f"ntk_evolution_eigh_n{N} {best_ns_per_item(eigh, repeat=3, min_time=0.0):.1f}")
 
 
 if __name__ == "__main__":

@@ -10,34 +10,16 @@ the C++ side is (UseRealTime): CPU time would add up the threads of the all-core
 peers with OMP_NUM_THREADS=1; the PyTorch key sets its thread count to every core explicitly.
 """
 import os
-import time
 
 import numpy as np
+
+from timing import best_ns_per_item  # noqa: E402
 
 STEPS = 20
 PATHS = 100_000
 A, B, DT = 1.0, 0.5, 0.01
 
 
-def best_ns_per_item(fn, items, repeat=5, min_time=0.3):
-    """Best over `repeat` wall-clock timings of a loop lasting at least `min_time` s, in ns per item."""
-    fn()
-    number = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        t = time.perf_counter() - t0
-        if t >= min_time:
-            break
-        number *= 2
-    best = t
-    for _ in range(repeat - 1):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, time.perf_counter() - t0)
-    return best / number / items * 1e9
 
 
 def numpy_em():
@@ -49,7 +31,7 @@ def numpy_em():
         nonlocal x
         for _ in range(STEPS):
             x = x - DT * A * x + c * rng.standard_normal(PATHS)
-    return best_ns_per_item(run, STEPS * PATHS)
+    return best_ns_per_item(run, STEPS * PATHS, repeat=5, min_time=0.3, wall_clock=True)
 
 
 def torch_em():
@@ -66,7 +48,7 @@ def torch_em():
             for _ in range(STEPS):
                 z.normal_(generator=gen)
                 x = x - DT * A * x + c * z
-    return best_ns_per_item(run, STEPS * PATHS)
+    return best_ns_per_item(run, STEPS * PATHS, repeat=5, min_time=0.3, wall_clock=True)
 
 
 def main():

@@ -6,26 +6,14 @@ rng.standard_normal drawing a fresh (d, paths) block every step; f64, one thread
 Prints "<key> <nanoseconds per path-step>" for em_ou_d1 (d = 1, 10^5 paths) and em_ou_d64
 (d = 64, 1000 paths, dense SPD A, B = 0.5 I), for bench/run.py.
 """
-import time
-import timeit
 
 import numpy as np
+
+from timing import best_ns_per_item  # noqa: E402
 
 STEPS = 20
 
 
-def best_ns_per_item(fn, items, repeat=5, min_time=0.3):
-    """Best over `repeat` CPU-time timings of a loop lasting at least `min_time` s, in ns per item."""
-    fn()
-    timer = timeit.Timer(fn, timer=time.process_time)
-    number = 1
-    while True:
-        t = timer.timeit(number)
-        if t >= min_time:
-            break
-        number *= 2
-    best = min([t] + timer.repeat(repeat=repeat - 1, number=number))
-    return best / number / items * 1e9
 
 
 def spd_matrix(d, rng):
@@ -42,7 +30,7 @@ def em_ou_d1(rng):
         nonlocal x
         for _ in range(STEPS):
             x = x - dt * a * x + (b * sdt) * rng.standard_normal(paths)
-    return best_ns_per_item(run, STEPS * paths)
+    return best_ns_per_item(run, STEPS * paths, repeat=5, min_time=0.3)
 
 
 def em_ou_d64(rng):
@@ -56,7 +44,7 @@ def em_ou_d64(rng):
         nonlocal x
         for _ in range(STEPS):
             x = x - dt * (a @ x) + (b * sdt) * rng.standard_normal((d, paths))
-    return best_ns_per_item(run, STEPS * paths)
+    return best_ns_per_item(run, STEPS * paths, repeat=5, min_time=0.3)
 
 
 def main():
