@@ -67,3 +67,5 @@ void ntk_empirical(benchmark::State& state) {
 BENCHMARK(ntk_analytic)->Arg(4096)->Unit(benchmark::kMillisecond);
 BENCHMARK(ntk_analytic_cross)->Arg(4096)->Unit(benchmark::kMillisecond);
 BENCHMARK(ntk_empirical)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

@@ -215,8 +215,9 @@ LinearOperator<Scalar> hessian_operator(const nn::Mlp<Scalar>&, Dataset<Scalar>&
 /// The central finite-difference HVP that Jastrzębski et al. (2018, §4) used for Fig. 3:
 ///   H v ≈ (∇L(θ + h v) − ∇L(θ − h v)) / (2h),  h = ε / ‖v‖,
 /// so ε is the Euclidean length of the parameter perturbation whatever the scale of v (v = 0 gives 0).
-/// Truncation error O(ε²)·‖v‖ (third derivatives; ReLU kinks crossed within ±ε add O(ε) terms), rounding
-/// error O(u·|∇L| ‖v‖/ε) with u the unit roundoff: ε ≈ 1e-4 · ‖θ‖-scale suits double, ≈ 1e-2 float. The
+/// Truncation error O(ε²)·‖v‖ (third derivatives), rounding error O(u·|∇L| ‖v‖/ε) with u the unit
+/// roundoff: ε ≈ (3u)^{1/3}·‖θ‖-scale, about 1e-5 in double and 1e-2 in float, for smooth activations.
+/// With ReLU, kinks crossed within ±ε add an error that does not shrink with ε (docs/theory.md). The
 /// gradients are chunked like hessian_operator (same DataPassOptions). The perturbed parameters live in
 /// a copy of the network. Cost: 2 gradients over the N samples per application. Throws invalid_argument
 /// unless ε is finite and > 0 (and as hessian_operator).
