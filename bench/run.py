@@ -49,6 +49,7 @@ PEER_TARGETS = [
     (r"ntk_evolution_n2000", 1.0),
     (r"ntk_empirical_784_512_512_10_s256", 2.0),
     (r"curv_(power20|hutch100)_n10000", 2.0),
+    (r"lim_per_sample_n256_(vmap|loop)", 2.0),  # issue 13: per-sample gradients against functorch.vmap, a loop
 ]
 # INTERNAL_TARGETS: (key, reference key, maximal ours(key) / ours(reference), what it means).
 INTERNAL_TARGETS = [
@@ -57,6 +58,9 @@ INTERNAL_TARGETS = [
     ("mlp_step_s512", "mlp_gemms_s512", 1.33, "MLP step over its GEMMs"),
     ("mlp_hvp_s128", "mlp_grad_s128", 2.0, "HVP over gradient"),
     ("curv_hvp_n10000", "curv_grad_n10000", 3.0, "HVP over gradient, 10^4 samples"),
+    # issue 13: one Euler-Maruyama step of the learning SDE (drift + matrix-free diffusion, N = 256) costs
+    # about one SGD step at S = N (the fused SME1 step is one weighted backward pass).
+    ("lim_sde_step_n256", "lim_sgd_step_n256", 1.25, "learning-SDE EM step over SGD step at S = N"),
     # bench_parallel (wall-clock time): speed-up from 1 to 2 threads >= 1.8 (issue 12).
     ("par_em_d1_t2", "par_em_d1_t1", 1 / 1.8, "EM OU d=1 ensemble, 2 threads over 1"),
     ("par_em_d64_t2", "par_em_d64_t1", 1 / 1.8, "EM OU d=64 ensemble, 2 threads over 1"),

@@ -13,21 +13,10 @@ Prints "<key> <nanoseconds per item>" lines for bench/run.py.
 
 import torch
 
+from mlp import WIDTHS, make_mlp  # noqa: E402
 from timing import best_ns_per_item  # noqa: E402
 
-WIDTHS = (784, 100, 100, 100, 10)
 N = 10000
-
-
-
-
-def make_mlp():
-    layers = []
-    for k in range(len(WIDTHS) - 1):
-        layers.append(torch.nn.Linear(WIDTHS[k], WIDTHS[k + 1]))
-        if k + 2 < len(WIDTHS):
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
 
 
 def main():

@@ -11,21 +11,10 @@ a Hessian-vector product (double backward) at S = 128, and the 11 GEMMs of a ste
 
 import torch
 
+from mlp import WIDTHS, make_mlp  # noqa: E402
 from timing import best_ns_per_item  # noqa: E402
 
-WIDTHS = (784, 100, 100, 100, 10)
 BATCHES = (32, 128, 512)
-
-
-
-
-def make_mlp():
-    layers = []
-    for k in range(len(WIDTHS) - 1):
-        layers.append(torch.nn.Linear(WIDTHS[k], WIDTHS[k + 1]))
-        if k + 2 < len(WIDTHS):
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers)
 
 
 def main():

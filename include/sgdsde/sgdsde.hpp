@@ -36,4 +36,5 @@
 #include "sgdsde/optim/sweep.hpp"
 #include "sgdsde/ntk/ntk.hpp"
 #include "sgdsde/curvature/curvature.hpp"
+#include "sgdsde/limits/limits.hpp"
 #include "sgdsde/data/synthetic.hpp"

@@ -2,7 +2,10 @@
 // Kronecker-product solve, scipy's documented examples, and the singular / unstable / bad-input paths.
 #include "sgdsde/core/lyapunov.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <Eigen/Dense>
 
@@ -349,3 +352,64 @@ TEST_CASE("Lyapunov separation estimate is within a factor 10 of the Kronecker m
       }
   CHECK(checked == 96);
 }
+
+#if defined(SGDSDE_USE_LAPACK)
+// Built only with -DSGDSDE_USE_LAPACK (and LAPACK linked): the dgees/sgees Schur step against Eigen's
+// RealSchur. The two factorisations differ (U is unique only up to signs and the order of the blocks),
+// so they are compared through what the solver needs: A = U T Uᵀ with U orthogonal and T in the block
+// form schur_blocks reads, and the Bartels–Stewart solution X built on each, which must agree to the
+// conditioning of the problem and leave residuals of the same rounding order.
+TEST_CASE_TEMPLATE("LAPACK real Schur step (SGDSDE_USE_LAPACK) matches Eigen's RealSchur path", T, SGDSDE_TEST_SCALARS) {
+  using M = Mat<T>;
+  const T eps = std::numeric_limits<T>::epsilon();
+  for (Eigen::Index n : {1, 2, 7, 60}) {
+    for (bool discrete : {false, true}) {
+      CAPTURE(n);
+      CAPTURE(discrete);
+      MatD ad = random_matrix(n, 700 + std::uint64_t(n));
+      ad = discrete ? MatD(ad * (0.9 / ad.cwiseAbs().rowwise().sum().maxCoeff())) : stable_matrix(n, 700 + std::uint64_t(n));
+      const M a = ad.cast<T>();
+      const MatD g = random_matrix(n, 800 + std::uint64_t(n));
+      const M q = (g * g.transpose()).cast<T>();
+      M t, u, te, ue;
+      REQUIRE(sgdsde::detail::real_schur<T>(a, t, u));
+      REQUIRE(sgdsde::detail::real_schur_eigen<T>(a, te, ue));
+      // Backward error of the factorisation and orthogonality, at rounding level (Householder + QR: O(n ε)).
+      CHECK((u * t * u.transpose() - a).norm() <= T(50) * T(n) * eps * a.norm());
+      CHECK((u.transpose() * u - M::Identity(n, n)).norm() <= T(50) * T(n) * eps);
+      // Quasi-triangular: exact zeros below the subdiagonal; 2×2 blocks never adjacent.
+      for (Eigen::Index j = 0; j < n; ++j)
+        for (Eigen::Index i = j + 2; i < n; ++i) CHECK(t(i, j) == T(0));
+      for (Eigen::Index i = 0; i + 2 < n; ++i) CHECK((t(i + 1, i) == T(0) || t(i + 2, i + 1) == T(0)));
+      // Same spectrum (sorted real parts) as Eigen's form.
+      auto real_parts = [](const M& tm) {
+        const auto starts = sgdsde::detail::schur_blocks<T>(tm);
+        std::vector<T> re;
+        for (const auto& l : sgdsde::detail::schur_eigenvalues<T>(tm, starts)) re.push_back(std::real(l));
+        std::sort(re.begin(), re.end());
+        return re;
+      };
+      const std::vector<T> rl = real_parts(t), re = real_parts(te);
+      REQUIRE(rl.size() == re.size());
+      for (std::size_t i = 0; i < rl.size(); ++i) CHECK(std::abs(rl[i] - re[i]) <= T(1e3) * eps * a.norm());
+      // The solver (LAPACK Schur inside) against Bartels–Stewart on Eigen's Schur form.
+      const auto sol = discrete ? sgdsde::solve_discrete_lyapunov(a, q, sgdsde::LyapunovMethod::schur)
+                                : sgdsde::solve_continuous_lyapunov(a, q, sgdsde::LyapunovMethod::schur);
+      REQUIRE(sol.outcome.ok());
+      M f = ue.transpose() * q * ue;
+      f = (T(0.5) * (f + f.transpose())).eval();
+      sgdsde::detail::quasi_triangular_lyapunov<T>(te, f, discrete, true);
+      const M xe = ue * f * ue.transpose();
+      const M res = discrete ? M(a * xe * a.transpose() - xe + q) : M(a * xe + xe * a.transpose() - q);
+      const T denom = discrete ? a.norm() * a.norm() * xe.norm() + xe.norm() + q.norm() : T(2) * a.norm() * xe.norm() + q.norm();
+      const T eigen_residual = res.norm() / denom;
+      CHECK(sol.relative_residual < T(50) * eps * T(n));
+      CHECK(eigen_residual < T(50) * eps * T(n));
+      // Both are backward stable: they differ by at most about twice the forward error bound.
+      CHECK((sol.X - xe).norm() / xe.norm() <= T(2) * sol.condition * T(50) * eps * T(n));
+      MESSAGE("n = " << n << std::string(discrete ? " discrete" : " continuous") << ": relative residual LAPACK "
+                     << sol.relative_residual << ", Eigen " << eigen_residual);
+    }
+  }
+}
+#endif

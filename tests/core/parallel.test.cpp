@@ -22,19 +22,13 @@
 
 #include <doctest/doctest.h>
 
+#include "support/sweep.hpp"
+
 namespace {
 using sgdsde::Index;
 using sgdsde::Threads;
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using sweep::message_of;
 }  // namespace
 
 TEST_CASE("Threads: automatic, explicit, and bad counts named in the message") {

@@ -20,6 +20,8 @@
 
 #include <doctest/doctest.h>
 
+#include "support/sweep.hpp"
+
 namespace {
 using sgdsde::Index;
 using sgdsde::optim::SweepCell;
@@ -54,15 +56,7 @@ SweepRecord experiment(const SweepCell& c) {
 
 const std::vector<std::string> metrics{"mean", "second_moment"};
 
-template <class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using sweep::message_of;
 }  // namespace
 
 TEST_CASE("SweepGrid: row-major cells, values and labels") {

@@ -1,5 +1,5 @@
 // Explicit instantiation of every class template of the ou area owned here, for float and double, so
-// that each member compiles for both scalars (OrnsteinUhlenbeck is instantiated with the sde tests).
+// that each member compiles for both scalars (OrnsteinUhlenbeck is instantiated in ou_process.test.cpp).
 #include "sgdsde/ou/linear_regression.hpp"
 #include "sgdsde/ou/sgd_quadratic.hpp"
 

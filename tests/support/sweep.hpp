@@ -179,4 +179,15 @@ class Keep {
   std::tuple<Snapshot<T>...> snaps_;
 };
 
+/// The message of the exception `f` throws ("" if it returns): for checks on the wording.
+template <class F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace sweep

@@ -1,6 +1,8 @@
 // sgdsde/core/lyapunov.hpp — continuous (A X + X Aᵀ = Q) and discrete (X = A X Aᵀ + Q, Stein) Lyapunov
 // equations by Bartels–Stewart on the real Schur form or eigendecomposition, with condition estimates.
 // These give the stationary covariances of the OU process and of SGD on a quadratic (Jastrzębski §3).
+// The real Schur step is Eigen's RealSchur, or LAPACK's dgees/sgees when SGDSDE_USE_LAPACK is defined
+// (link LAPACK then; blocked Hessenberg reduction and multishift QR: faster for n in the hundreds).
 #pragma once
 
 #include <algorithm>
@@ -16,6 +18,21 @@
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/scalar.hpp"
 #include "sgdsde/core/symmetric.hpp"
+
+#if defined(SGDSDE_USE_LAPACK)
+#include <cstddef>
+#include <type_traits>
+extern "C" {
+// LAPACK's real Schur factorisation (Fortran symbols; the two trailing arguments are the hidden lengths
+// of the character arguments that gfortran passes).
+void dgees_(const char* jobvs, const char* sort, int (*select)(const double*, const double*), const int* n,
+            double* a, const int* lda, int* sdim, double* wr, double* wi, double* vs, const int* ldvs, double* work,
+            const int* lwork, int* bwork, int* info, std::size_t jobvs_len, std::size_t sort_len);
+void sgees_(const char* jobvs, const char* sort, int (*select)(const float*, const float*), const int* n, float* a,
+            const int* lda, int* sdim, float* wr, float* wi, float* vs, const int* ldvs, float* work, const int* lwork,
+            int* bwork, int* info, std::size_t jobvs_len, std::size_t sort_len);
+}
+#endif
 
 namespace sgdsde {
 
@@ -380,19 +397,70 @@ DynMatrix<Scalar> sign_matrix(Eigen::Index n, bool symmetric) {
   return x / x.norm();
 }
 
+/// Real Schur form A = U T Uᵀ by Eigen's RealSchur: T quasi-upper-triangular with exact zeros below the
+/// subdiagonal and on the subdiagonal between diagonal blocks, U orthogonal. False if QR did not converge.
+template <class Scalar>
+bool real_schur_eigen(const DynMatrix<Scalar>& a, DynMatrix<Scalar>& t, DynMatrix<Scalar>& u) {
+  Eigen::RealSchur<DynMatrix<Scalar>> schur(a);
+  if (schur.info() != Eigen::Success) return false;
+  t = schur.matrixT();
+  u = schur.matrixU();
+  return true;
+}
+
+/// The real Schur form used by the Bartels–Stewart solvers: LAPACK's dgees/sgees (Hessenberg reduction,
+/// multishift QR with aggressive early deflation, standardised 2×2 blocks) for double and float when
+/// SGDSDE_USE_LAPACK is defined, Eigen's RealSchur otherwise and for other scalars. Same contract as
+/// real_schur_eigen: LAPACK's T has exact zeros below the subdiagonal (dhseqr clears them) and between
+/// blocks (dlanv2 sets them), which schur_blocks relies on.
+template <class Scalar>
+bool real_schur(const DynMatrix<Scalar>& a, DynMatrix<Scalar>& t, DynMatrix<Scalar>& u) {
+#if defined(SGDSDE_USE_LAPACK)
+  if constexpr (std::is_same_v<Scalar, double> || std::is_same_v<Scalar, float>) {
+    const Eigen::Index size = a.rows();
+    if (size == 0 || size > Eigen::Index(std::numeric_limits<int>::max() / 8)) return real_schur_eigen<Scalar>(a, t, u);
+    const int n = int(size);
+    t = a;
+    u.resize(n, n);
+    std::vector<Scalar> wr(static_cast<std::size_t>(n)), wi(static_cast<std::size_t>(n));
+    int sdim = 0, info = 0, lwork = -1;
+    Scalar work_query = 0;
+    const char jobvs = 'V', sort = 'N';
+    auto call = [&](Scalar* work) {
+      if constexpr (std::is_same_v<Scalar, double>)
+        dgees_(&jobvs, &sort, nullptr, &n, t.data(), &n, &sdim, wr.data(), wi.data(), u.data(), &n, work, &lwork,
+               nullptr, &info, 1, 1);
+      else
+        sgees_(&jobvs, &sort, nullptr, &n, t.data(), &n, &sdim, wr.data(), wi.data(), u.data(), &n, work, &lwork,
+               nullptr, &info, 1, 1);
+    };
+    call(&work_query);  // workspace query
+    if (info != 0) return false;
+    lwork = std::max(3 * n, int(work_query));
+    std::vector<Scalar> work(static_cast<std::size_t>(lwork));
+    call(work.data());
+    if (info != 0) return false;
+    // dhseqr clears below the subdiagonal; zero it again so the contract does not rest on that.
+    for (int j = 0; j + 2 < n; ++j) t.col(j).tail(n - j - 2).setZero();
+    return true;
+  } else
+#endif
+  {
+    return real_schur_eigen<Scalar>(a, t, u);
+  }
+}
+
 template <class Scalar>
 ScaledLyapunov<Scalar> lyapunov_schur(const DynMatrix<Scalar>& a, const DynMatrix<Scalar>& q, bool discrete) {
   const Eigen::Index n = a.rows();
   ScaledLyapunov<Scalar> r;
   LyapunovSolution<Scalar>& sol = r.sol;
-  Eigen::RealSchur<DynMatrix<Scalar>> schur(a);
-  if (schur.info() != Eigen::Success) {
+  DynMatrix<Scalar> t, u;
+  if (!real_schur<Scalar>(a, t, u)) {
     sol.X = DynMatrix<Scalar>::Zero(n, n);
     sol.outcome = Outcome::failure(Status::no_convergence, -1, 0.0, "real Schur decomposition did not converge");
     return r;
   }
-  const DynMatrix<Scalar>& t = schur.matrixT();
-  const DynMatrix<Scalar>& u = schur.matrixU();
   const std::vector<Eigen::Index> starts = schur_blocks(t);
   r.spectral_sep = spectral_summary(schur_eigenvalues(t, starts), discrete, sol);
   const bool symmetric = nearly_symmetric(q);

@@ -216,32 +216,7 @@ class LinearizedEvolution {
     check_outputs(fn, "f0", f0, n_);
     check_times(fn, times);
     const Matrix a = reference_outputs(fn, "reference", f0, reference, n_);
-    const bool cross = uses_cross();
-    const Index k = num_outputs(), T = Index(times.size());
-    const Matrix e = detail::mul<Scalar>(a - targets_, eigenvectors_);  // (a − Y)V
-    Matrix d;
-    if (cross) d = detail::mul<Scalar>(f0 - a, eigenvectors_);  // (f_0 − a)V
-    Matrix coeff(T * k, n_);
-    std::vector<Scalar> betas(times.size());
-    for (Index j = 0; j < T; ++j) {
-      const auto flt = filters(times[std::size_t(j)], cross);
-      betas[std::size_t(j)] = flt.beta;
-      auto rows = coeff.middleRows(j * k, k);
-      rows = e * (eigenvalues_.cwiseProduct(flt.accumulation)).asDiagonal();
-      if (cross) rows += d * (eigenvalues_.cwiseProduct(flt.cross)).asDiagonal();
-    }
-    const Matrix stacked = detail::mul<Scalar>(eigenvectors_, coeff.transpose()).transpose();  // (coeff Vᵀ)
-    OutputTrajectory<Scalar> out;
-    out.times = times;
-    out.outputs.resize(times.size());
-    for (Index j = 0; j < T; ++j) {
-      const Scalar b = betas[std::size_t(j)];
-      Matrix& f = out.outputs[std::size_t(j)];
-      f = f0 - stacked.middleRows(j * k, k);
-      if (cross && b != Scalar(0)) f -= b * (f0 - a);
-    }
-    out.outcome = final_outcome(fn, out.outputs);
-    return out;
+    return outputs_at(fn, eigenvectors_, &eigenvalues_, f0, a, f0, a, times);
   }
 
   /// Test outputs f_t(X*) (k × N*) at each time: theta_test_train = Θ(X*,X) (N* × N), f0 = f_0(X) (k × N),
@@ -258,33 +233,7 @@ class LinearizedEvolution {
     check_times(fn, times);
     const Matrix a = reference_outputs(fn, "reference", f0, reference, n_);
     const Matrix a_test = reference_outputs(fn, "reference_test", f0_test, reference_test, ns);
-    const bool cross = uses_cross();
-    const Index k = num_outputs(), T = Index(times.size());
-    const Matrix projection = detail::mul<Scalar>(theta_test_train, eigenvectors_);
-    const Matrix e = detail::mul<Scalar>(a - targets_, eigenvectors_);
-    Matrix d;
-    if (cross) d = detail::mul<Scalar>(f0 - a, eigenvectors_);
-    Matrix coeff(T * k, n_);
-    std::vector<Scalar> betas(times.size());
-    for (Index j = 0; j < T; ++j) {
-      const auto flt = filters(times[std::size_t(j)], cross);
-      betas[std::size_t(j)] = flt.beta;
-      auto rows = coeff.middleRows(j * k, k);
-      rows = e * flt.accumulation.asDiagonal();
-      if (cross) rows += d * flt.cross.asDiagonal();
-    }
-    const Matrix stacked = detail::mul<Scalar>(projection, coeff.transpose()).transpose();  // coeff (Θ*V)ᵀ
-    OutputTrajectory<Scalar> out;
-    out.times = times;
-    out.outputs.resize(times.size());
-    for (Index j = 0; j < T; ++j) {
-      const Scalar b = betas[std::size_t(j)];
-      Matrix& f = out.outputs[std::size_t(j)];
-      f = f0_test - stacked.middleRows(j * k, k);
-      if (cross && b != Scalar(0)) f -= b * (f0_test - a_test);
-    }
-    out.outcome = final_outcome(fn, out.outputs);
-    return out;
+    return outputs_at(fn, detail::mul<Scalar>(theta_test_train, eigenvectors_), nullptr, f0, a, f0_test, a_test, times);
   }
 
   /// Mean and covariance of f_t(X*) over f_0 ~ GP(0, K) jointly on X ∪ X* (the NNGP), Θ deterministic (the
@@ -533,6 +482,45 @@ class LinearizedEvolution {
   Outcome non_finite_outcome(const char* fn) const {
     if (!outcome_.ok()) return outcome_;
     return Outcome::failure(Status::non_finite, -1, 0.0, std::string(fn) + ": an output overflowed");
+  }
+
+  // Outputs at each time: f_t = g0 − C_t Pᵀ − β_t (g0 − b), with the coefficient rows
+  // C_t = (a − Y)V diag(s∘φ_t) [+ (f0 − a)V diag(s∘χ_t) when the cross term is used]; P = Θ(X*,X)V and s = 1 on
+  // test points (g0 = f_0(X*), b = a*), or P = V and s = μ on the training points (ΘV = V diag(μ), g0 = f0, b = a).
+  OutputTrajectory<Scalar> outputs_at(const char* fn, const Matrix& projection, const Vector* scale, const ConstRef& f0,
+                                      const Matrix& a, const ConstRef& g0, const Matrix& b,
+                                      const std::vector<double>& times) const {
+    const bool cross = uses_cross();
+    const Index k = num_outputs(), T = Index(times.size());
+    const Matrix e = detail::mul<Scalar>(a - targets_, eigenvectors_);  // (a − Y)V
+    Matrix d;
+    if (cross) d = detail::mul<Scalar>(f0 - a, eigenvectors_);  // (f_0 − a)V
+    Matrix coeff(T * k, n_);
+    std::vector<Scalar> betas(times.size());
+    for (Index j = 0; j < T; ++j) {
+      const auto flt = filters(times[std::size_t(j)], cross);
+      betas[std::size_t(j)] = flt.beta;
+      auto rows = coeff.middleRows(j * k, k);
+      if (scale) {
+        rows = e * scale->cwiseProduct(flt.accumulation).asDiagonal();
+        if (cross) rows += d * scale->cwiseProduct(flt.cross).asDiagonal();
+      } else {
+        rows = e * flt.accumulation.asDiagonal();
+        if (cross) rows += d * flt.cross.asDiagonal();
+      }
+    }
+    const Matrix stacked = detail::mul<Scalar>(projection, coeff.transpose()).transpose();  // C Pᵀ, stacked by time
+    OutputTrajectory<Scalar> out;
+    out.times = times;
+    out.outputs.resize(times.size());
+    for (Index j = 0; j < T; ++j) {
+      const Scalar beta = betas[std::size_t(j)];
+      Matrix& f = out.outputs[std::size_t(j)];
+      f = g0 - stacked.middleRows(j * k, k);
+      if (cross && beta != Scalar(0)) f -= beta * (g0 - b);
+    }
+    out.outcome = final_outcome(fn, out.outputs);
+    return out;
   }
 
   Outcome final_outcome(const char* fn, const std::vector<Matrix>& outputs) const {

@@ -264,6 +264,25 @@ Outcome kernels_outcome(const MatrixX<Scalar>& k, const MatrixX<Scalar>& t) {
 template <class D1, class D2>
 using common_scalar_t = std::enable_if_t<std::is_same_v<typename D1::Scalar, typename D2::Scalar>, typename D1::Scalar>;
 
+// The returning forms: checks (the points are named "x" when symmetric, else "x1" and "x2"), then the
+// kernels by `with_expectations(f)`, which calls f with the layer expectation object.
+template <class Scalar, class D1, class D2, class WithExpectations>
+Kernels<Scalar> returning_kernels(const nn::MlpSpec& spec, const KernelOptions& options,
+                                  const Eigen::MatrixBase<D1>& x1, const Eigen::MatrixBase<D2>& x2, bool symmetric,
+                                  WithExpectations&& with_expectations) {
+  const char* fn = "analytic_kernels";
+  const auto layers = kernel_layers(fn, spec);
+  check_options(fn, options);
+  check_points(fn, symmetric ? "x" : "x1", x1, spec.widths[0]);
+  if (!symmetric) check_points(fn, "x2", x2, spec.widths[0]);
+  Kernels<Scalar> r;
+  r.nngp.resize(x1.cols(), x2.cols());
+  r.ntk.resize(x1.cols(), x2.cols());
+  with_expectations([&](const auto& e) { blocked_kernels<Scalar>(layers, e, x1, x2, r.nngp, r.ntk, symmetric); });
+  r.outcome = kernels_outcome(r.nngp, r.ntk);
+  return r;
+}
+
 }  // namespace detail
 
 /// Write-into form: K(X1, X2) into `nngp`, Θ(X1, X2) into `ntk` (both N1 × N2; they are the only
@@ -314,18 +333,9 @@ template <class D>
 Kernels<typename D::Scalar> analytic_kernels(const nn::MlpSpec& spec, const Eigen::MatrixBase<D>& x,
                                              const KernelOptions& options = {}) {
   using Scalar = typename D::Scalar;
-  const char* fn = "analytic_kernels";
-  const auto layers = detail::kernel_layers(fn, spec);
-  detail::check_options(fn, options);
-  detail::check_points(fn, "x", x, spec.widths[0]);
-  Kernels<Scalar> r;
-  r.nngp.resize(x.cols(), x.cols());
-  r.ntk.resize(x.cols(), x.cols());
-  detail::with_builtin_expectations<Scalar>(spec, options, [&](const auto& e) {
-    detail::blocked_kernels<Scalar>(layers, e, x, x, r.nngp, r.ntk, true);
+  return detail::returning_kernels<Scalar>(spec, options, x, x, true, [&](auto&& f) {
+    detail::with_builtin_expectations<Scalar>(spec, options, f);
   });
-  r.outcome = detail::kernels_outcome(r.nngp, r.ntk);
-  return r;
 }
 
 /// Kernels with a user hidden activation (replaces spec.hidden_activation), by quadrature over the
@@ -336,19 +346,9 @@ Kernels<detail::common_scalar_t<D1, D2>> analytic_kernels(const nn::MlpSpec& spe
                                                           const ActivationFunction<Phi, DPhi>& hidden,
                                                           const KernelOptions& options = {}) {
   using Scalar = typename D1::Scalar;
-  const char* fn = "analytic_kernels";
-  const auto layers = detail::kernel_layers(fn, spec);
-  detail::check_options(fn, options);
-  detail::check_points(fn, "x1", x1, spec.widths[0]);
-  detail::check_points(fn, "x2", x2, spec.widths[0]);
-  Kernels<Scalar> r;
-  r.nngp.resize(x1.cols(), x2.cols());
-  r.ntk.resize(x1.cols(), x2.cols());
-  detail::QuadratureActivation<Phi, DPhi> e{hidden.value, hidden.derivative,
-                                            detail::make_quadrature(options)};
-  detail::blocked_kernels<Scalar>(layers, e, x1, x2, r.nngp, r.ntk, false);
-  r.outcome = detail::kernels_outcome(r.nngp, r.ntk);
-  return r;
+  return detail::returning_kernels<Scalar>(spec, options, x1, x2, false, [&](auto&& f) {
+    f(detail::QuadratureActivation<Phi, DPhi>{hidden.value, hidden.derivative, detail::make_quadrature(options)});
+  });
 }
 
 /// User hidden activation, symmetric form K(X, X), Θ(X, X).
@@ -357,18 +357,9 @@ Kernels<typename D::Scalar> analytic_kernels(const nn::MlpSpec& spec, const Eige
                                              const ActivationFunction<Phi, DPhi>& hidden,
                                              const KernelOptions& options = {}) {
   using Scalar = typename D::Scalar;
-  const char* fn = "analytic_kernels";
-  const auto layers = detail::kernel_layers(fn, spec);
-  detail::check_options(fn, options);
-  detail::check_points(fn, "x", x, spec.widths[0]);
-  Kernels<Scalar> r;
-  r.nngp.resize(x.cols(), x.cols());
-  r.ntk.resize(x.cols(), x.cols());
-  detail::QuadratureActivation<Phi, DPhi> e{hidden.value, hidden.derivative,
-                                            detail::make_quadrature(options)};
-  detail::blocked_kernels<Scalar>(layers, e, x, x, r.nngp, r.ntk, true);
-  r.outcome = detail::kernels_outcome(r.nngp, r.ntk);
-  return r;
+  return detail::returning_kernels<Scalar>(spec, options, x, x, true, [&](auto&& f) {
+    f(detail::QuadratureActivation<Phi, DPhi>{hidden.value, hidden.derivative, detail::make_quadrature(options)});
+  });
 }
 
 }  // namespace sgdsde::ntk

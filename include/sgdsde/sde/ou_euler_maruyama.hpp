@@ -13,6 +13,7 @@
 
 #include "sgdsde/core/error.hpp"
 #include "sgdsde/core/parallel.hpp"
+#include "sgdsde/core/random.hpp"
 #include "sgdsde/core/types.hpp"
 #include "sgdsde/sde/brownian.hpp"
 #include "sgdsde/sde/time_grid.hpp"
@@ -24,6 +25,83 @@ namespace sgdsde::detail {
 /// at multiples of it; the MPI ensemble split aligns ranks on it.
 inline Index fused_block_width(Index d) {
   return d == 1 ? Index(2048) : std::max<Index>(16, (8192 / d) / 16 * 16);
+}
+
+/// The coefficients of one step X ← P X + (√dt B) Z + A μ dt of size dt (P = I − A dt), recomputed only
+/// when dt changes; p11, b11, am1 are the d = m = 1 scalars.
+template <class Scalar>
+struct LinearStepCoefficients {
+  MatrixX<Scalar> p, bc;
+  VectorX<Scalar> bdiag, am;
+  Scalar last_dt = Scalar(-1), p11 = 0, am1 = 0, b11 = 0;
+
+  LinearStepCoefficients(Index d, Index m) : p(d, d), bc(d, m), bdiag(d), am(d) {}
+
+  void update(Scalar dt, const MatrixX<Scalar>& A, const MatrixX<Scalar>& B, const VectorX<Scalar>& a_mu) {
+    if (dt == last_dt) return;
+    using std::sqrt;
+    p = MatrixX<Scalar>::Identity(A.rows(), A.rows()) - dt * A;
+    bc = sqrt(dt) * B;
+    bdiag = bc.diagonal();
+    am = dt * a_mu;
+    p11 = p(0, 0);
+    am1 = am(0);
+    b11 = bc(0, 0);
+    last_dt = dt;
+  }
+};
+
+/// The d = m = 1 step of `w` paths in one pass: y_i = p11·x_i + b11·z_i + am1 with z_i normal number
+/// `first + i` of `stream`; `y` may be `x` (in place). The normals are drawn piece by piece into a buffer
+/// in L1 (pieces aligned on the stream's chunks of 64 doubles / 128 floats, so no chunk is generated
+/// twice), and one packet loop applies the step to the piece and accumulates y·0 for the finiteness test
+/// (NaN iff some y_i is not finite). Each y_i gets the operations of the block-wide Eigen expression
+/// p11·x + b11·z + am1 (the same packet functions in the same order), so the bits do not change.
+/// Returns whether every y_i is finite.
+template <class Scalar>
+bool ou_step_d1(const RandomStream& stream, std::uint64_t first, const Scalar* x, Scalar* y, Index w, Scalar p11,
+                Scalar b11, Scalar am1) {
+  namespace ei = Eigen::internal;
+  using Packet = typename ei::packet_traits<Scalar>::type;
+  constexpr Index lanes = ei::packet_traits<Scalar>::size;
+  constexpr Index chunk = Index(ValuesPerBlock<Scalar, Distribution::normal>::value) * chunk_blocks;
+  constexpr Index piece = 4 * chunk;
+  static_assert(piece % lanes == 0, "a piece is a whole number of packets");
+  alignas(64) Scalar z[piece];
+  const Packet vp = ei::pset1<Packet>(p11), vb = ei::pset1<Packet>(b11), va = ei::pset1<Packet>(am1);
+  const Packet zero = ei::pset1<Packet>(Scalar(0));
+  Packet acc[4] = {zero, zero, zero, zero};
+  bool tail_finite = true;
+  Index i = 0;
+  while (i < w) {
+    // Up to the next chunk boundary of the stream first, then whole pieces.
+    const Index to_boundary = Index((chunk - Index((first + std::uint64_t(i)) % std::uint64_t(chunk))) % chunk);
+    const Index len = std::min(w - i, to_boundary > 0 ? to_boundary : piece);
+    stream.normal_at(first + std::uint64_t(i), Eigen::Map<ArrayX<Scalar>>(z, len));
+    const Scalar* xp = x + i;
+    Scalar* yp = y + i;
+    const auto step = [&](Index j) {
+      const Packet v = ei::padd(ei::padd(ei::pmul(vp, ei::ploadu<Packet>(xp + j)), ei::pmul(vb, ei::pload<Packet>(z + j))), va);
+      ei::pstoreu(yp + j, v);
+      return ei::pmul(v, zero);
+    };
+    Index j = 0;
+    for (; j + 4 * lanes <= len; j += 4 * lanes) {  // four accumulators: no add-latency chain
+      acc[0] = ei::padd(acc[0], step(j));
+      acc[1] = ei::padd(acc[1], step(j + lanes));
+      acc[2] = ei::padd(acc[2], step(j + 2 * lanes));
+      acc[3] = ei::padd(acc[3], step(j + 3 * lanes));
+    }
+    for (; j + lanes <= len; j += lanes) acc[0] = ei::padd(acc[0], step(j));
+    if (j < len) {
+      // The last < lanes values by Eigen's own scalar path (the rounding of its block-wide expression).
+      Eigen::Map<ArrayX<Scalar>> yt(yp + j, len - j);
+      yt = p11 * Eigen::Map<const ArrayX<Scalar>>(xp + j, len - j) + b11 * Eigen::Map<const ArrayX<Scalar>>(z + j, len - j) + am1;
+      tail_finite = all_finite(yt) && tail_finite;
+    }
+    i += len;
+  }
+  return tail_finite && ei::predux(ei::padd(ei::padd(acc[0], acc[1]), ei::padd(acc[2], acc[3]))) == Scalar(0);
 }
 
 /// Same result as the generic Euler–Maruyama step up to rounding (the same normals, the same Itô
@@ -42,7 +120,6 @@ EnsembleSolution<typename Problem::scalar_type> euler_maruyama_linear_additive(
   using Scalar = typename Problem::scalar_type;
   using Matrix = MatrixX<Scalar>;
   using Vector = VectorX<Scalar>;
-  using Array = ArrayX<Scalar>;
   constexpr const char* fn = "integrate";
   const Index d = problem.dim(), m = problem.noise_dim(), paths = start.cols();
   const Matrix& A = problem.A();
@@ -61,49 +138,33 @@ EnsembleSolution<typename Problem::scalar_type> euler_maruyama_linear_additive(
   EnsembleSolution<Scalar> sol;
   sol.final_state = std::move(start);
   sol.final_time = grid.t0();
-  Matrix y(d, paths), p(d, d), bc(d, m);
+  Matrix y(d, paths);
   std::vector<Matrix> z(std::size_t(slots), Matrix(m, width));
   std::vector<char> block_finite(std::size_t(nblocks), 1);
-  Vector am(d), bdiag(d);
-  Scalar last_dt = Scalar(-1), p11 = 0, am1 = 0, b11 = 0;
+  LinearStepCoefficients<Scalar> c(d, m);
   observe(0, grid.t0(), sol.final_state);
   const long n = grid.steps();
   for (long k = 0; k < n; ++k) {
     const Scalar t = grid.time(k);
-    const Scalar dt = grid.time(k + 1) - t;
-    if (dt != last_dt) {
-      using std::sqrt;
-      p = Matrix::Identity(d, d) - dt * A;
-      bc = sqrt(dt) * B;
-      bdiag = bc.diagonal();
-      am = dt * a_mu;
-      p11 = p(0, 0);
-      am1 = am(0);
-      b11 = bc(0, 0);
-      last_dt = dt;
-    }
+    c.update(grid.time(k + 1) - t, A, B, a_mu);
     const std::uint64_t first = noise.first_index(k);
     const Matrix& x = sol.final_state;
     parallel_for(fn, nblocks, step_threads, [&](Index block, int slot) {
       const ChunkRange r = chunk_range(paths, width, block);
       const Index c0 = r.begin, w = r.size();
       if (d == 1 && m == 1) {
-        // Normals straight into the output block, then y = p·x + b·z + a·μ·dt in place.
-        Eigen::Map<Array> yb(y.data() + c0, w);
-        const Eigen::Map<const Array> xb(x.data() + c0, w);
-        noise.stream().normal_at(first + std::uint64_t(c0), yb);
-        yb = p11 * xb + b11 * yb + am1;
-        block_finite[std::size_t(block)] = all_finite(yb);
+        block_finite[std::size_t(block)] =
+            ou_step_d1(noise.stream(), first + std::uint64_t(c0), x.data() + c0, y.data() + c0, w, c.p11, c.b11, c.am1);
       } else {
         Eigen::Ref<Matrix> zb(z[std::size_t(slot)].leftCols(w));
         noise.stream().normal_at(first + std::uint64_t(c0 * m), zb);
         Eigen::Ref<Matrix> yb(y.middleCols(c0, w));
-        yb.noalias() = p * x.middleCols(c0, w);
+        yb.noalias() = c.p * x.middleCols(c0, w);
         if (diagonal_b)
-          yb.array() += zb.array().colwise() * bdiag.array();
+          yb.array() += zb.array().colwise() * c.bdiag.array();
         else
-          yb.noalias() += bc * zb;
-        if (has_mean) yb.colwise() += am;
+          yb.noalias() += c.bc * zb;
+        if (has_mean) yb.colwise() += c.am;
         block_finite[std::size_t(block)] = all_finite(yb);
       }
     });
@@ -132,7 +193,6 @@ bool euler_maruyama_linear_additive_blocks(const Problem& problem, MatrixX<typen
   using Scalar = typename Problem::scalar_type;
   using Matrix = MatrixX<Scalar>;
   using Vector = VectorX<Scalar>;
-  using Array = ArrayX<Scalar>;
   constexpr const char* fn = "integrate";
   const Index d = problem.dim(), m = problem.noise_dim(), paths = x.cols();
   const Matrix& A = problem.A();
@@ -147,45 +207,40 @@ bool euler_maruyama_linear_additive_blocks(const Problem& problem, MatrixX<typen
   parallel_for(fn, nblocks, threads, [&](Index block) {
     const ChunkRange r = chunk_range(paths, width, block);
     const Index c0 = r.begin, w = r.size();
-    Matrix xb = x.middleCols(c0, w), yb(d, w), zb(m, w), p(d, d), bc(d, m);
-    Vector am(d), bdiag(d);
-    Scalar last_dt = Scalar(-1), p11 = 0, am1 = 0, b11 = 0;
+    // d = m = 1: the block is stepped in place in x (one 16 KiB buffer stays in L1 with the normals).
+    const bool scalar_state = d == 1 && m == 1;
+    Matrix xb, yb, zb;
+    if (!scalar_state) {
+      xb = x.middleCols(c0, w);
+      yb.resize(d, w);
+      zb.resize(m, w);
+    }
+    LinearStepCoefficients<Scalar> c(d, m);
     for (long k = 0; k < n; ++k) {
       const Scalar t = grid.time(k);
-      const Scalar dt = grid.time(k + 1) - t;
-      if (dt != last_dt) {
-        using std::sqrt;
-        p = Matrix::Identity(d, d) - dt * A;
-        bc = sqrt(dt) * B;
-        bdiag = bc.diagonal();
-        am = dt * a_mu;
-        p11 = p(0, 0);
-        am1 = am(0);
-        b11 = bc(0, 0);
-        last_dt = dt;
-      }
+      c.update(grid.time(k + 1) - t, A, B, a_mu);
       const std::uint64_t first = noise.first_index(k);
-      if (d == 1 && m == 1) {
-        Eigen::Map<Array> y1(yb.data(), w);
-        const Eigen::Map<const Array> x1(xb.data(), w);
-        noise.stream().normal_at(first + std::uint64_t(c0), y1);
-        y1 = p11 * x1 + b11 * y1 + am1;
+      bool finite;
+      if (scalar_state) {
+        Scalar* xc = x.data() + c0;
+        finite = ou_step_d1(noise.stream(), first + std::uint64_t(c0), xc, xc, w, c.p11, c.b11, c.am1);
       } else {
         noise.stream().normal_at(first + std::uint64_t(c0 * m), zb);
-        yb.noalias() = p * xb;
+        yb.noalias() = c.p * xb;
         if (diagonal_b)
-          yb.array() += zb.array().colwise() * bdiag.array();
+          yb.array() += zb.array().colwise() * c.bdiag.array();
         else
-          yb.noalias() += bc * zb;
-        if (has_mean) yb.colwise() += am;
+          yb.noalias() += c.bc * zb;
+        if (has_mean) yb.colwise() += c.am;
+        finite = all_finite(yb);
       }
-      if (!all_finite(yb)) {
+      if (!finite) {
         ok[std::size_t(block)] = 0;
         return;
       }
-      xb.swap(yb);
+      if (!scalar_state) xb.swap(yb);
     }
-    x.middleCols(c0, w) = xb;
+    if (!scalar_state) x.middleCols(c0, w) = xb;
   }, Schedule::dynamic);
   return std::all_of(ok.begin(), ok.end(), [](char f) { return f != 0; });
 }
