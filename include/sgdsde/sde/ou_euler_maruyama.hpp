@@ -27,6 +27,24 @@ inline Index fused_block_width(Index d) {
   return d == 1 ? Index(2048) : std::max<Index>(16, (8192 / d) / 16 * 16);
 }
 
+/// What both fused loops take from the problem once per run: A, B, Aμ, whether there is a mean, whether B
+/// is diagonal, and the blocks of paths. One definition, because the block-major loop is bit-identical to
+/// the step-major one only if both cut the ensemble into the same blocks.
+template <class Problem>
+struct LinearAdditiveRun {
+  using Scalar = typename Problem::scalar_type;
+  Index d, m, paths;
+  const MatrixX<Scalar>& A;
+  const MatrixX<Scalar>& B;
+  VectorX<Scalar> a_mu;
+  bool has_mean, diagonal_b;
+  Index width, nblocks;
+  LinearAdditiveRun(const Problem& problem, Index paths_)
+      : d(problem.dim()), m(problem.noise_dim()), paths(paths_), A(problem.A()), B(problem.B()),
+        a_mu(A * problem.mu()), has_mean(!a_mu.isZero(0)), diagonal_b(d == m && B.isDiagonal(0)),
+        width(std::min(paths, fused_block_width(d))), nblocks(chunk_count(paths, width)) {}
+};
+
 /// The coefficients of one step X ← P X + (√dt B) Z + A μ dt of size dt (P = I − A dt), recomputed only
 /// when dt changes; p11, b11, am1 are the d = m = 1 scalars.
 template <class Scalar>
@@ -121,14 +139,12 @@ EnsembleSolution<typename Problem::scalar_type> euler_maruyama_linear_additive(
   using Matrix = MatrixX<Scalar>;
   using Vector = VectorX<Scalar>;
   constexpr const char* fn = "integrate";
-  const Index d = problem.dim(), m = problem.noise_dim(), paths = start.cols();
-  const Matrix& A = problem.A();
-  const Matrix& B = problem.B();
-  const Vector a_mu = A * problem.mu();
-  const bool has_mean = !a_mu.isZero(0);
-  const bool diagonal_b = d == m && B.isDiagonal(0);
-  const Index width = std::min(paths, fused_block_width(d));
-  const Index nblocks = chunk_count(paths, width);
+  const LinearAdditiveRun<Problem> run(problem, start.cols());
+  const Index d = run.d, m = run.m, paths = run.paths, width = run.width, nblocks = run.nblocks;
+  const Matrix& A = run.A;
+  const Matrix& B = run.B;
+  const Vector& a_mu = run.a_mu;
+  const bool has_mean = run.has_mean, diagonal_b = run.diagonal_b;
   // Threads meet at the end of every step: worth it only for ≥ 32768 state entries (≈ 50 µs of work
   // per step); smaller ensembles run on the calling thread (the same blocks, so the same bits).
   threads.resolve(fn);
@@ -194,14 +210,12 @@ bool euler_maruyama_linear_additive_blocks(const Problem& problem, MatrixX<typen
   using Matrix = MatrixX<Scalar>;
   using Vector = VectorX<Scalar>;
   constexpr const char* fn = "integrate";
-  const Index d = problem.dim(), m = problem.noise_dim(), paths = x.cols();
-  const Matrix& A = problem.A();
-  const Matrix& B = problem.B();
-  const Vector a_mu = A * problem.mu();
-  const bool has_mean = !a_mu.isZero(0);
-  const bool diagonal_b = d == m && B.isDiagonal(0);
-  const Index width = std::min(paths, fused_block_width(d));
-  const Index nblocks = chunk_count(paths, width);
+  const LinearAdditiveRun<Problem> run(problem, x.cols());
+  const Index d = run.d, m = run.m, paths = run.paths, width = run.width, nblocks = run.nblocks;
+  const Matrix& A = run.A;
+  const Matrix& B = run.B;
+  const Vector& a_mu = run.a_mu;
+  const bool has_mean = run.has_mean, diagonal_b = run.diagonal_b;
   const long n = grid.steps();
   std::vector<char> ok(std::size_t(nblocks), 1);
   parallel_for(fn, nblocks, threads, [&](Index block) {
