@@ -5,8 +5,6 @@
 // whole estimates (one power iteration run of 20 HVPs, one 100-probe trace) or single HVPs / gradients.
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
-
 #include <string>
 #include <vector>
 
@@ -133,13 +131,4 @@ BENCHMARK(curv_hutch100)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(curv_hvp)->Unit(benchmark::kMillisecond);
 BENCHMARK(curv_grad)->Unit(benchmark::kMillisecond);
 
-// Same heap settings as bench/nn.bench.cpp (Eigen's per-product packing buffers stay in the heap).
-int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+#include "heap_main.hpp"

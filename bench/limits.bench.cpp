@@ -6,8 +6,6 @@
 // or one P × N matrix of per-sample gradients.
 #include <benchmark/benchmark.h>
 
-#include <malloc.h>
-
 #include <numeric>
 #include <string>
 #include <vector>
@@ -137,13 +135,4 @@ BENCHMARK(lim_sgd_step)->Unit(benchmark::kMicrosecond);
 BENCHMARK(lim_sde_step)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(lim_per_sample)->Unit(benchmark::kMicrosecond);
 
-// Same heap settings as bench/nn.bench.cpp (Eigen's per-product packing buffers stay in the heap).
-int main(int argc, char** argv) {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+#include "heap_main.hpp"
