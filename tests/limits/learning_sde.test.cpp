@@ -482,6 +482,21 @@ TEST_CASE("limits bad input: models") {
     (void)limits::mlp_model(bn, loss, d.inputs);
   }));
   t.push_back(throws_from("mlp_model", "chunk_size", "chunk 0", [&] { (void)limits::mlp_model(d.net, loss, d.inputs, 0); }));
+  for (const char* which : {"gradient", "weighted_gradient", "hessian_vector_product"}) {
+    // A workspace of a model with other widths (2-4-2) must be refused, not used to re-size θ.
+    t.push_back(throws_from(std::string("MlpModel::") + which, "workspace", std::string("foreign workspace, ") + which, [&, which] {
+      const auto model = limits::mlp_model(d.net, loss, d.inputs);
+      nn::Mlp<double> other(std::vector<Index>{2, 4, 2}, nn::Activation::tanh);
+      const auto other_model = limits::mlp_model(other, loss, d.inputs);
+      auto w = other_model.workspace();
+      const VectorXd theta = d.net.parameters();
+      VectorXd out(theta.size());
+      const std::string f = which;
+      if (f == "gradient") (void)model.gradient(theta, out, w);
+      else if (f == "weighted_gradient") (void)model.weighted_gradient(theta, VectorXd::Ones(5), out, w);
+      else model.hessian_vector_product(theta, theta, out, w);
+    }));
+  }
   t.push_back(succeeds("chunk LONG_MAX (no overflow of the chunk count)", [&] {
     const auto m = limits::mlp_model(d.net, loss, d.inputs, std::numeric_limits<Index>::max());
     return verdict(std::isfinite(m.loss(d.net.parameters())));

@@ -160,7 +160,7 @@ class MlpModel : public detail::ReturningForms<MlpModel<Scalar_, LossFn>, Scalar
     constexpr const char* fn = "MlpModel::gradient";
     detail::check_theta(fn, "theta", theta, num_parameters());
     require_shape(fn, "out", out, num_parameters(), 1);
-    w.net.parameters() = theta;
+    set_parameters(fn, w, theta);
     out.setZero();
     Scalar sum(0);
     data_.for_each_chunk([&](const auto& x, const auto& lc, Scalar weight) {
@@ -179,7 +179,7 @@ class MlpModel : public detail::ReturningForms<MlpModel<Scalar_, LossFn>, Scalar
     require_shape(fn, "weights", weights, num_samples(), 1);
     if (!all_finite(weights)) require_finite(fn, "weights", weights);
     require_shape(fn, "out", out, num_parameters(), 1);
-    w.net.parameters() = theta;
+    set_parameters(fn, w, theta);
     const std::size_t last = std::size_t(w.net.num_layers() - 1);
     Scalar sum(0);
     Index first = 0;
@@ -210,7 +210,7 @@ class MlpModel : public detail::ReturningForms<MlpModel<Scalar_, LossFn>, Scalar
     detail::check_theta(fn, "theta", theta, num_parameters());
     detail::check_theta(fn, "v", v, num_parameters());
     require_shape(fn, "out", out, num_parameters(), 1);
-    w.net.parameters() = theta;
+    set_parameters(fn, w, theta);
     if (!w.tangent) w.tangent = std::make_unique<nn::TangentWorkspace<Scalar>>(w.net, data_.max_chunk());
     out.setZero();
     data_.for_each_chunk([&](const auto& x, const auto& lc, Scalar weight) {
@@ -253,6 +253,19 @@ class MlpModel : public detail::ReturningForms<MlpModel<Scalar_, LossFn>, Scalar
     SgdState(const curvature::detail::ChunkedData<Scalar, LossFn>& d, Index max_batch)
         : net(d.net), problem(net, d.loss, d.inputs, max_batch) {}
   };
+
+  // Sets the workspace network to θ after checking the workspace belongs to a model of this architecture
+  // and chunk size (another model's workspace would re-size the network's parameters under its layer maps).
+  void set_parameters(const char* fn, Workspace& w, const ConstVectorRef& theta) const {
+    const nn::MlpSpec &mine = data_.net.spec(), &theirs = w.net.spec();
+    const bool same = theirs.widths == mine.widths && theirs.hidden_activation == mine.hidden_activation &&
+                      theirs.output_activation == mine.output_activation &&
+                      theirs.parameterization == mine.parameterization && theirs.sigma_w == mine.sigma_w &&
+                      theirs.sigma_b == mine.sigma_b && theirs.leaky_relu_slope == mine.leaky_relu_slope &&
+                      theirs.standard_init == mine.standard_init && w.ws.max_batch >= data_.max_chunk();
+    require(same, fn, "workspace", "one from another model", "a workspace from this model's workspace()");
+    w.net.parameters() = theta;
+  }
 
   static const nn::Mlp<Scalar>& check_net(const nn::Mlp<Scalar>& net) {
     require(!net.spec().batch_norm, "mlp_model", "net", "a network with batch norm",
